@@ -52,10 +52,8 @@ func CompilePattern(src string) (*Pattern, error) {
 	if err != nil {
 		return nil, patternError(src, err.Error())
 	}
-	re, err := regexp.Compile(`\A(?:` + t.re2 + `)`)
-	if err != nil {
-		return nil, patternError(src, reasonOf(err))
-	}
+	// The size check comes before regexp.Compile, which would otherwise
+	// do the expensive work first.
 	parsed, err := syntax.Parse(`\A(?:`+t.vm+`)`, syntax.Perl)
 	if err != nil {
 		return nil, patternError(src, reasonOf(err))
@@ -66,6 +64,10 @@ func CompilePattern(src string) (*Pattern, error) {
 	}
 	if len(prog.Inst) > maxProgInsts {
 		return nil, patternError(src, "too complex (its compiled program is too large)")
+	}
+	re, err := regexp.Compile(`\A(?:` + t.re2 + `)`)
+	if err != nil {
+		return nil, patternError(src, reasonOf(err))
 	}
 	return &Pattern{source: src, re: re, prog: prog, boundary: t.boundary, dollar: t.dollar, ascii: t.ascii, fold: t.fold && !t.ascii}, nil
 }
