@@ -125,3 +125,6 @@ func (e *Engine) Apply(seq uint64, deltas ...Delta) error {
 	e.cur.Store(next)
 	return nil
 }
+
+// Seq is the change-feed position of the current snapshot.
+func (e *Engine) Seq() uint64 { return e.Snapshot().Seq() }

@@ -390,3 +390,73 @@ func TestPrefilters(t *testing.T) {
 		assert.Equal(t, tt.required, c.required, tt.pattern)
 	}
 }
+
+// Readers and a writer at once: run under -race, decisions must always
+// come from one whole snapshot.
+func TestConcurrentDecideAndApply(t *testing.T) {
+	e := engineOf(t, &Data{}, Config{})
+	res := exp("1", "team-a/x")
+	done := make(chan struct{})
+	errs := make(chan string, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- ""
+					return
+				default:
+				}
+				s := e.Snapshot()
+				d := s.Decide(s.Subject("alice", []string{"g"}), res)
+				// Grants and rules are put in pairs, so a snapshot has both
+				// or neither: a group grant and a user rule on the same name.
+				if d.Source != SourceDefault && d.Source != SourceGroup {
+					errs <- d.Explain()
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		var ds []Delta
+		if i%2 == 0 {
+			ds = []Delta{
+				PutGrant{Grant: Grant{Resource: res, Principal: ForGroup("g"), Level: Edit}},
+				PutRule{Rule: Rule{ID: 1, Kind: Experiment, Principal: ForUser("alice"), Pattern: "^team-a/", Level: Read}},
+			}
+		} else {
+			ds = []Delta{DeleteResource{Resource: res}, DeleteRule{ID: 1}}
+		}
+		require.NoError(t, e.Apply(uint64(i+1), ds...))
+	}
+	close(done)
+	for range 4 {
+		assert.Empty(t, <-errs)
+	}
+}
+
+func TestTextEncodings(t *testing.T) {
+	for _, k := range Kinds() {
+		b, err := k.MarshalText()
+		require.NoError(t, err)
+		var got Kind
+		require.NoError(t, got.UnmarshalText(b))
+		assert.Equal(t, k, got)
+	}
+	_, err := Kind(0).MarshalText()
+	assert.Error(t, err)
+	for _, k := range []PrincipalKind{ToUser, ToGroup} {
+		b, err := k.MarshalText()
+		require.NoError(t, err)
+		var got PrincipalKind
+		require.NoError(t, got.UnmarshalText(b))
+		assert.Equal(t, k, got)
+	}
+	var pk PrincipalKind
+	assert.Error(t, pk.UnmarshalText([]byte("team")))
+	_, err = PrincipalKind(0).MarshalText()
+	assert.Error(t, err)
+	assert.Equal(t, "group g", ForGroup("g").String())
+	assert.Equal(t, "user u", ForUser("u").String())
+}

@@ -132,3 +132,61 @@ func (p Principal) String() string {
 	}
 	return "user " + p.Name
 }
+
+// MarshalText encodes k as its name.
+func (k Kind) MarshalText() ([]byte, error) {
+	if !k.valid() {
+		return nil, fmt.Errorf("permission: cannot encode %v", k)
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText decodes a kind's name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, err := ParseKind(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
+
+// String returns "user" or "group".
+func (k PrincipalKind) String() string {
+	switch k {
+	case ToUser:
+		return "user"
+	case ToGroup:
+		return "group"
+	}
+	return fmt.Sprintf("PrincipalKind(%d)", uint8(k))
+}
+
+// ParsePrincipalKind parses "user" or "group".
+func ParsePrincipalKind(s string) (PrincipalKind, error) {
+	switch s {
+	case "user":
+		return ToUser, nil
+	case "group":
+		return ToGroup, nil
+	}
+	return 0, fmt.Errorf("permission: unknown principal kind %q (expected user or group)", s)
+}
+
+// MarshalText encodes k as "user" or "group".
+func (k PrincipalKind) MarshalText() ([]byte, error) {
+	if k != ToUser && k != ToGroup {
+		return nil, fmt.Errorf("permission: cannot encode %v", k)
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText decodes "user" or "group".
+func (k *PrincipalKind) UnmarshalText(b []byte) error {
+	v, err := ParsePrincipalKind(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}
