@@ -212,7 +212,9 @@ func (s *Store) catchUp(ctx context.Context, f *follower) {
 	for {
 		changes, err := s.changesAfter(ctx, f.a.Seq(), 500)
 		if err != nil {
-			s.log.WarnContext(ctx, "store: reading the change feed", "error", err)
+			if ctx.Err() == nil {
+				s.log.WarnContext(ctx, "store: reading the change feed", "error", err)
+			}
 			return
 		}
 		for _, c := range changes {

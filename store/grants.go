@@ -182,6 +182,20 @@ func (s *Store) RenameResource(ctx context.Context, from permission.Resource, ne
 	})
 }
 
+// PublishNameChange tells every follower that a resource's name changed
+// (newName) or that it is gone (newName empty), so caches of names, such as
+// experiment id to name for regex rules, drop it. Grants are untouched:
+// experiments are granted by id.
+func (s *Store) PublishNameChange(ctx context.Context, r permission.Resource, newName string) error {
+	if err := checkResource(r); err != nil {
+		return err
+	}
+	return s.write(ctx, func(t *tx) error {
+		t.emit(Event{Op: OpNameChange, Resource: &r, Name: newName})
+		return nil
+	})
+}
+
 // GrantFilter selects grants; zero fields match everything.
 type GrantFilter struct {
 	Kind      permission.Kind
@@ -433,16 +447,47 @@ func (s *Store) Load(ctx context.Context) (*permission.Data, error) {
 		return nil, err
 	}
 
+	var count int
+	if err := tx.GetContext(ctx, &count, "SELECT COUNT(*) FROM grants"); err != nil {
+		return nil, fmt.Errorf("store: load: %w", err)
+	}
+	d.Grants = make([]permission.Grant, 0, count) // no regrowth of a million-entry slice
 	rows, err = tx.QueryContext(ctx, "SELECT kind, resource_id, resource_sub, principal_kind, principal, level FROM grants")
 	if err != nil {
 		return nil, fmt.Errorf("store: load: %w", err)
 	}
+	// A million grants name a few thousand principals and a handful of
+	// kinds and levels: scan those as raw bytes and share one string each,
+	// which the snapshot then keeps.
+	intern := map[string]string{}
+	share := func(b []byte) string {
+		if v, ok := intern[string(b)]; ok {
+			return v
+		}
+		v := string(b)
+		intern[v] = v
+		return v
+	}
+	var kind, sb, pk, p, level sql.RawBytes // reused: Scan appends into them
 	for rows.Next() {
-		g, err := scanGrant(rows)
-		if err != nil {
+		var g permission.Grant
+		if err := rows.Scan(&kind, &g.Resource.ID, &sb, &pk, &p, &level); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		if g.Resource.Kind, err = permission.ParseKind(share(kind)); err == nil {
+			if g.Principal.Kind, err = permission.ParsePrincipalKind(share(pk)); err == nil {
+				g.Level, err = permission.ParseLevel(share(level))
+			}
+		}
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: grant row: %w", err)
+		}
+		if len(sb) > 0 {
+			g.Resource.Name = string(sb)
+		}
+		g.Principal.Name = share(p)
 		d.Grants = append(d.Grants, g)
 	}
 	rows.Close()

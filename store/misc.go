@@ -31,10 +31,9 @@ func (s *Store) SecretKey(ctx context.Context, name string, generate func() ([]b
 	return key, err
 }
 
-// Import records an import of the source with fingerprint, running fn in
-// the same transaction, unless one with that fingerprint was recorded
-// before: then it returns false and fn does not run. force runs it again
-// (the explicit re-import), replacing the record.
+// recordImport records an import of the source with fingerprint inside t,
+// unless one with that fingerprint was recorded before: then it returns
+// false. force replaces the record (the explicit re-import).
 func (s *Store) recordImport(ctx context.Context, t *tx, fingerprint, source, summary string, force bool) (bool, error) {
 	var n int
 	if err := t.GetContext(ctx, &n, t.q("SELECT COUNT(*) FROM imports WHERE fingerprint = ?"), fingerprint); err != nil {

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -60,13 +61,14 @@ func postgresSchema(t *testing.T) string {
 	require.NoError(t, err)
 	q := u.Query()
 	q.Set("search_path", schema)
+	q.Set("application_name", schema) // lets a test find its own connections
 	u.RawQuery = q.Encode()
 	return u.String()
 }
 
 func open(t *testing.T, db testDB) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), db.uri)
+	s, err := OpenWith(context.Background(), db.uri, Options{Logger: testLogger(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -680,4 +682,44 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// testLogger sends the store's warnings to the test's own output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestFeedHousekeeping(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		require.NoError(t, s.Ping(ctx))
+		exp := permission.Resource{Kind: permission.Experiment, ID: "7", Name: "old-name"}
+		require.NoError(t, s.PublishNameChange(ctx, exp, "new-name"))
+		assert.ErrorIs(t, s.PublishNameChange(ctx, permission.Resource{Kind: 99, ID: "1"}, "x"), ErrInvalid)
+		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: exp, Principal: permission.ForUser("a"), Level: permission.Read}))
+		changes, err := s.ChangesAfter(ctx, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, changes, 2)
+		assert.Equal(t, []Event{{Op: OpNameChange, Resource: &exp, Name: "new-name"}}, changes[0].Events)
+		assert.Empty(t, changes[0].Deltas(), "the engine keys experiments by id: nothing to apply")
+		grant := permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "7"}, Principal: permission.ForUser("a"), Level: permission.Read}
+		assert.Equal(t, []permission.Delta{permission.PutGrant{Grant: grant}}, changes[1].Deltas(), "stored by id; the name is not part of a grant")
+
+		// Pruning keeps the newest entry so the position survives.
+		n, err := s.PruneChanges(ctx, time.Now().Add(time.Hour))
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		changes, err = s.ChangesAfter(ctx, 0, 10)
+		require.NoError(t, err)
+		require.Len(t, changes, 1)
+		assert.Equal(t, uint64(2), changes[0].Seq)
+	})
 }
