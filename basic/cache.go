@@ -1,0 +1,138 @@
+package basic
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+)
+
+// entry is a verified credential.
+type entry struct {
+	username string
+	identity *auth.Identity
+	tokenID  int64
+	expires  time.Time // the token's expiry (tokens only)
+	revoked  bool
+	active   bool
+	until    time.Time // when the cache forgets it
+}
+
+// maxEntries bounds the cache: past it, it starts over.
+const maxEntries = 100_000
+
+// cache maps a credential's key (a token's SHA-256, or the HMAC of a
+// username and password) to what it verified as.
+type cache struct {
+	mu     sync.RWMutex
+	m      map[[32]byte]*entry
+	byUser map[string][][32]byte
+}
+
+func newCache() *cache {
+	return &cache{m: map[[32]byte]*entry{}, byUser: map[string][][32]byte{}}
+}
+
+func (c *cache) get(k [32]byte, now time.Time) (*entry, bool) {
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.until) {
+		return nil, false
+	}
+	return e, true
+}
+
+func (c *cache) put(k [32]byte, e *entry, until, now time.Time) {
+	if !now.Before(until) {
+		return
+	}
+	e.until = until
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxEntries {
+		c.m, c.byUser = map[[32]byte]*entry{}, map[string][][32]byte{}
+	}
+	if _, ok := c.m[k]; !ok {
+		c.byUser[e.username] = append(c.byUser[e.username], k)
+	}
+	c.m[k] = e
+}
+
+func (c *cache) forget(username string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range c.byUser[username] {
+		delete(c.m, k)
+	}
+	delete(c.byUser, username)
+}
+
+func (c *cache) clear() {
+	c.mu.Lock()
+	c.m, c.byUser = map[[32]byte]*entry{}, map[string][][32]byte{}
+	c.mu.Unlock()
+}
+
+// limiter counts failed sign-ins per (username, client address) in fixed
+// windows.
+type limiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	m      map[limitKey]*failures
+}
+
+type limitKey struct {
+	username string
+	client   netip.Addr
+}
+
+type failures struct {
+	count int
+	start time.Time
+}
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, m: map[limitKey]*failures{}}
+}
+
+// blocked returns how long the pair must wait, or 0.
+func (l *limiter) blocked(username string, client netip.Addr, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, ok := l.m[limitKey{username, client}]
+	if !ok || f.count < l.max {
+		return 0
+	}
+	if end := f.start.Add(l.window); now.Before(end) {
+		return end.Sub(now)
+	}
+	return 0
+}
+
+func (l *limiter) fail(username string, client netip.Addr, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.m) >= maxEntries {
+		for k, f := range l.m {
+			if !now.Before(f.start.Add(l.window)) {
+				delete(l.m, k)
+			}
+		}
+	}
+	k := limitKey{username, client}
+	f, ok := l.m[k]
+	if !ok || !now.Before(f.start.Add(l.window)) {
+		f = &failures{start: now}
+		l.m[k] = f
+	}
+	f.count++
+}
+
+func (l *limiter) succeed(username string, client netip.Addr) {
+	l.mu.Lock()
+	delete(l.m, limitKey{username, client})
+	l.mu.Unlock()
+}
