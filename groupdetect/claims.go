@@ -12,6 +12,9 @@ import (
 // colons ("urn:mlflow:groups", "cognito:groups") is found as it is first. The
 // value may be a list of strings, one string, or a space-separated string.
 //
+// A token without the claim gives nil (no information), one with an empty
+// claim an empty list.
+//
 // A token that carries Microsoft Entra ID's groups-overage marker
 // (_claim_names.groups, or hasgroups) instead of the groups is an error
 // wrapping ErrOverage, not a user without groups.
@@ -30,7 +33,10 @@ func Claims(attribute string) Provider {
 		}
 		v, ok := lookup(in.Claims, attribute)
 		if !ok {
-			return []string{}, nil // no claim: in no group (the gate refuses)
+			// No claim: the token says nothing about groups. Nil, unlike an
+			// empty list, lets the stored memberships apply; the gate
+			// refuses a sign-in with none.
+			return nil, nil
 		}
 		groups, err := stringList(v)
 		if err != nil {

@@ -723,3 +723,33 @@ func TestFeedHousekeeping(t *testing.T) {
 		assert.Equal(t, uint64(2), changes[0].Seq)
 	})
 }
+
+func TestBearerAccounts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		exists, active, err := s.AccountStatus(ctx, "alice")
+		require.NoError(t, err)
+		assert.False(t, exists)
+		assert.False(t, active)
+		require.NoError(t, s.ProvisionUser(ctx, "Alice", "Alice A", false))
+		require.NoError(t, s.ProvisionUser(ctx, "alice", "Other", true), "an existing user is left alone")
+		u, err := s.GetUser(ctx, "alice")
+		require.NoError(t, err)
+		assert.Equal(t, "Alice A", u.DisplayName)
+		assert.False(t, u.Admin)
+		exists, active, err = s.AccountStatus(ctx, "ALICE")
+		require.NoError(t, err)
+		assert.True(t, exists)
+		assert.True(t, active)
+
+		name, err := s.UsernameByIdentity(ctx, "https://idp", "svc-sub")
+		require.NoError(t, err)
+		assert.Empty(t, name)
+		_, err = s.CreateUser(ctx, User{Username: "svc-etl", ServiceAccount: true})
+		require.NoError(t, err)
+		require.NoError(t, s.BindIdentity(ctx, "https://idp", "svc-sub", "svc-etl"))
+		name, err = s.UsernameByIdentity(ctx, "https://idp", "svc-sub")
+		require.NoError(t, err)
+		assert.Equal(t, "svc-etl", name)
+	})
+}

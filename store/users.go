@@ -436,3 +436,40 @@ func (s *Store) DeleteGroup(ctx context.Context, group string) error {
 		return nil
 	})
 }
+
+// AccountStatus reports whether a user exists and is active. With
+// UsernameByIdentity and ProvisionUser it satisfies jwtauth.Accounts.
+func (s *Store) AccountStatus(ctx context.Context, username string) (exists, active bool, err error) {
+	name, err := normalizeUsername(username)
+	if err != nil {
+		return false, false, err
+	}
+	err = s.db.GetContext(ctx, &active, s.db.Rebind("SELECT active FROM users WHERE username = ?"), name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, false, nil
+	}
+	return err == nil, active, err
+}
+
+// UsernameByIdentity returns the username bound to (issuer, subject), or
+// "" when none is.
+func (s *Store) UsernameByIdentity(ctx context.Context, issuer, subject string) (string, error) {
+	var name string
+	err := s.db.GetContext(ctx, &name, s.db.Rebind(
+		"SELECT u.username FROM identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = ? AND i.subject = ?"), issuer, subject)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return name, err
+}
+
+// ProvisionUser creates a user on their first bearer-token use, unless the
+// user exists (then nothing changes: an existing account's admin flag is
+// the store's).
+func (s *Store) ProvisionUser(ctx context.Context, username, displayName string, admin bool) error {
+	_, err := s.CreateUser(ctx, User{Username: username, DisplayName: displayName, Admin: admin})
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
+}
