@@ -118,7 +118,7 @@ func (e *env) claims(extra jwt.MapClaims) jwt.MapClaims {
 		"iss": e.p.m.Issuer(), "aud": e.p.m.ClientID, "sub": "sub-alice", "azp": e.p.m.ClientID,
 		"email": "Alice@Example.com", "email_verified": true, "name": "Alice",
 		"groups": []string{"mlflow", "ml-team"},
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"iat":    now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	}
 	for k, v := range extra {
 		if v == nil {
