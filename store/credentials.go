@@ -145,19 +145,25 @@ func (s *Store) RevokeToken(ctx context.Context, username string, id int64) erro
 
 // RevokeUserTokens revokes every live token of the user and returns how many.
 func (s *Store) RevokeUserTokens(ctx context.Context, username string) (int64, error) {
+	return s.revokeAll(ctx, "tokens", OpTokenRevoke, username)
+}
+
+// revokeAll revokes every live row of a user's in table (tokens or
+// sessions) and tells followers with op.
+func (s *Store) revokeAll(ctx context.Context, table string, op Op, username string) (int64, error) {
 	name, err := normalizeUsername(username)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	err = s.write(ctx, func(t *tx) error {
-		res, err := t.ExecContext(ctx, t.q(`UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL
+		res, err := t.ExecContext(ctx, t.q(`UPDATE `+table+` SET revoked_at = ? WHERE revoked_at IS NULL
 			AND user_id = (SELECT id FROM users WHERE username = ?)`), now(), name)
 		if err != nil {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		t.emit(Event{Op: OpTokenRevoke, Username: name})
+		t.emit(Event{Op: op, Username: name})
 		return nil
 	})
 	return n, err
@@ -257,22 +263,7 @@ func (s *Store) RevokeSession(ctx context.Context, hash []byte) error {
 // RevokeUserSessions revokes every live session of a user ("sign out
 // everywhere") and returns how many.
 func (s *Store) RevokeUserSessions(ctx context.Context, username string) (int64, error) {
-	name, err := normalizeUsername(username)
-	if err != nil {
-		return 0, err
-	}
-	var n int64
-	err = s.write(ctx, func(t *tx) error {
-		res, err := t.ExecContext(ctx, t.q(`UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL
-			AND user_id = (SELECT id FROM users WHERE username = ?)`), now(), name)
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		t.emit(Event{Op: OpSessionRevoke, Username: name})
-		return nil
-	})
-	return n, err
+	return s.revokeAll(ctx, "sessions", OpSessionRevoke, username)
 }
 
 // PruneSessions deletes index entries that expired or were revoked before
