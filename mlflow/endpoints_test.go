@@ -2,6 +2,7 @@ package mlflow
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
@@ -229,6 +230,23 @@ func BenchmarkClassify(b *testing.B) {
 		for b.Loop() {
 			if _, ok := r.Classify("GET", "/ajax-api/2.0/mlflow/runs/get"); !ok {
 				b.Fatal("no match")
+			}
+		}
+	})
+	b.Run("query", func(b *testing.B) {
+		// GET with a query: the row and the id where MLflow reads it.
+		req := httptest.NewRequest("GET", "/ajax-api/2.0/mlflow/runs/get?run_id=0123456789abcdef0123456789abcdef", nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := r.Classify(req.Method, req.URL.Path); !ok {
+				b.Fatal("no match")
+			}
+			f, err := ReadFields(req, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, ok, _ := f.String("run_id"); !ok {
+				b.Fatal("no run_id")
 			}
 		}
 	})
