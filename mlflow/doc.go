@@ -20,7 +20,18 @@
 // row's twin follows its own row; HEAD is taken as GET; the static prefix
 // applies only to the rows MLflow serves through Flask.
 //
-// Still to come (the rest of the MLflow contract issue): reading ids where
-// MLflow's handlers read them, lookups through the upstream, and the
-// Authorizer that decides.
+// An Authorizer decides each authenticated request: it reads the ids where
+// MLflow's handler reads them (ReadFields, path parameters, the query of an
+// upload), resolves runs, logged models, traces and experiment names to
+// experiments through the upstream (Upstream: strict id syntax, cached,
+// a short negative cache, de-duplicated, with timeouts), and asks the
+// permission engine:
+//
+//	authz, err := mlflow.NewAuthorizer(mlflow.Config{Engine: engine, Lookups: upstream})
+//	handler := authn(authz.Wrap(proxy))
+//
+// A resource MLflow says does not exist is let through for MLflow's own
+// 404; a failed lookup is 503; a refusal is 403 PERMISSION_DENIED. Rows the
+// gateway cannot decide yet (filtered searches, creates, GraphQL, and the
+// per-resource rows without an id rule) are for admins only.
 package mlflow

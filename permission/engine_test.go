@@ -460,3 +460,10 @@ func TestTextEncodings(t *testing.T) {
 	assert.Equal(t, "group g", ForGroup("g").String())
 	assert.Equal(t, "user u", ForUser("u").String())
 }
+
+func TestHasRules(t *testing.T) {
+	s := engineOf(t, &Data{Rules: []Rule{{ID: 1, Kind: Experiment, Principal: ForUser("a"), Pattern: "x"}}}, Config{}).Snapshot()
+	assert.True(t, s.HasRules(Experiment))
+	assert.False(t, s.HasRules(RegisteredModel))
+	assert.False(t, s.HasRules(0))
+}

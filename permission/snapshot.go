@@ -559,3 +559,9 @@ func (d DeleteRule) apply(b *builder) error {
 	b.kindsChanged[old.Kind] = true
 	return nil
 }
+
+// HasRules reports whether any regex rule applies to resources of kind:
+// only then does a decision need the resource's name.
+func (s *Snapshot) HasRules(k Kind) bool {
+	return k.valid() && s.kinds[k] != nil && len(s.kinds[k].rules) > 0
+}

@@ -1,0 +1,311 @@
+package mlflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/permission"
+)
+
+// Decider is the permission engine.
+type Decider interface {
+	Snapshot() *permission.Snapshot
+}
+
+// Lookups resolve what a request names to what permissions are decided on.
+// *Upstream implements it.
+type Lookups interface {
+	RunExperiment(ctx context.Context, runID string) (string, error)
+	LoggedModelExperiment(ctx context.Context, modelID string) (string, error)
+	TraceExperiment(ctx context.Context, traceID string) (string, error)
+	ExperimentByName(ctx context.Context, name string) (string, error)
+	ExperimentName(ctx context.Context, id string) (string, error)
+}
+
+// Config configures an Authorizer.
+type Config struct {
+	Engine       Decider
+	Lookups      Lookups
+	StaticPrefix string // MLFLOW_STATIC_PREFIX
+	MaxBody      int64  // DefaultMaxBody when zero
+	Logger       *slog.Logger
+}
+
+// Authorizer decides each request of an authenticated caller: classify,
+// read the ids where MLflow reads them, resolve them, decide.
+type Authorizer struct {
+	cfg    Config
+	router *Router
+}
+
+// NewAuthorizer returns an Authorizer.
+func NewAuthorizer(cfg Config) (*Authorizer, error) {
+	if cfg.Engine == nil || cfg.Lookups == nil {
+		return nil, errors.New("mlflow: Config.Engine and Config.Lookups are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	router, err := NewRouter(RouterConfig{StaticPrefix: cfg.StaticPrefix})
+	if err != nil {
+		return nil, err
+	}
+	return &Authorizer{cfg: cfg, router: router}, nil
+}
+
+// Wrap returns next behind the authorizer: requests it refuses never reach
+// next.
+func (a *Authorizer) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Authorize(r); err != nil {
+			auth.WriteError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+var errWorkspace = auth.BadRequest(auth.CodeInvalidParameterValue,
+	"MLflow workspaces are not supported by this gateway yet: send the request without X-MLFLOW-WORKSPACE")
+
+// Authorize returns nil when the request may go on to MLflow, else an
+// *auth.Error: 400 for a request it cannot read unambiguously, 403 for a
+// refusal, 404 for a route not served, 503 when a lookup failed. A
+// resource MLflow says does not exist is let through, so MLflow answers
+// its own 404.
+func (a *Authorizer) Authorize(r *http.Request) error {
+	id, ok := auth.FromRequest(r)
+	if !ok {
+		return auth.Unauthenticated("")
+	}
+	if _, ok := r.Header["X-Mlflow-Workspace"]; ok {
+		return errWorkspace
+	}
+	path, err := auth.CanonicalPath(r.URL.EscapedPath())
+	if err != nil {
+		var pe *auth.PathError
+		errors.As(err, &pe)
+		return auth.BadRequest(auth.CodeBadRequest, "Invalid request path: "+pe.Reason)
+	}
+	snap := a.cfg.Engine.Snapshot()
+	subj := snap.Subject(id.Username, id.Groups)
+	if !subj.Active {
+		return auth.PermissionDenied("This account is deactivated")
+	}
+	m, ok := a.router.Classify(r.Method, path)
+	if !ok {
+		return adminOnly(subj)
+	}
+	ep := m.Endpoint
+	switch ep.Require {
+	case RequireNone, RequireAuthenticated:
+		return nil
+	case RequireNotServed:
+		return &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound, Message: "This endpoint is not served by this gateway"}
+	}
+	need, perResource := ep.Require.Capability()
+	refs, ruled := ruleFor(ep)
+	if !perResource || !ruled {
+		// admin, self, create, filter, graphql, and rows without a rule
+		// yet: admins only, until the gateway can decide them.
+		return adminOnly(subj)
+	}
+	if subj.Admin {
+		return nil
+	}
+	resources, err := a.resolve(r.Context(), r, &m, refs, snap)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil // MLflow answers its own 404
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrBadID):
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	case err != nil:
+		a.cfg.Logger.WarnContext(r.Context(), "mlflow: lookup failed", "error", err, "endpoint", ep.Path)
+		return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
+			Message: "Could not check permissions with MLflow; try again", RetryAfter: time.Second, Err: err}
+	}
+	if len(resources) == 0 {
+		if ep.Require == RequireReadAll || ep.Require == RequireUpdateAll {
+			return auth.PermissionDenied("This request must name the resources it reads")
+		}
+		return nil // no id where MLflow reads one: MLflow refuses it itself
+	}
+	for _, res := range resources {
+		d := snap.Decide(subj, res)
+		if !d.Allows(need) {
+			a.cfg.Logger.DebugContext(r.Context(), "mlflow: denied", "user", subj.Username, "endpoint", ep.Path,
+				"resource", res.String(), "need", need.String(), "decision", d.Explain())
+			return auth.PermissionDenied("")
+		}
+	}
+	return nil
+}
+
+func adminOnly(subj permission.Subject) error {
+	if subj.Admin {
+		return nil
+	}
+	return auth.PermissionDenied("")
+}
+
+// values reads a ref's raw values from where the row says.
+func (a *Authorizer) values(r *http.Request, m *Match, rf ref, fields *Fields, fieldsErr error) ([]string, error) {
+	var out []string
+	var from string
+	for _, name := range rf.names {
+		var vs []string
+		switch rf.place {
+		case inPath:
+			if v, ok := m.Param(name); ok {
+				vs = []string{v}
+			}
+		case inHeader:
+			vs = r.Header.Values(name)
+		case inQuery:
+			q, err := url.ParseQuery(r.URL.RawQuery)
+			if err != nil {
+				return nil, badRequest("malformed query string")
+			}
+			vs = q[name]
+		case inFields:
+			if fieldsErr != nil {
+				return nil, fieldsErr
+			}
+			if rf.many {
+				var err error
+				if vs, err = fields.Strings(name); err != nil {
+					return nil, err
+				}
+			} else {
+				v, ok, err := fields.String(name)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					vs = []string{v}
+				}
+			}
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		if !rf.many && len(vs) > 1 {
+			return nil, badRequest("parameter %q given more than once", name)
+		}
+		if out != nil {
+			// run_id and its old name run_uuid both given: they must agree.
+			if len(vs) != len(out) || vs[0] != out[0] {
+				return nil, badRequest("%q and %q disagree", from, name)
+			}
+			continue
+		}
+		out, from = vs, name
+	}
+	return out, nil
+}
+
+var artifactExperiment = regexp.MustCompile(`^(\d+)/`)
+
+// resolve turns a request's ids into the resources decided on.
+func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, refs []ref, snap *permission.Snapshot) ([]permission.Resource, error) {
+	var fields Fields
+	var fieldsErr error
+	for _, rf := range refs {
+		if rf.place == inFields {
+			fields, fieldsErr = ReadFields(r, a.cfg.MaxBody)
+			break
+		}
+	}
+	var out []permission.Resource
+	for _, rf := range refs {
+		if rf.kind == refScorer {
+			exp, err := a.values(r, m, ref{place: rf.place, names: rf.names[:1]}, &fields, fieldsErr)
+			if err != nil {
+				return nil, err
+			}
+			name, err := a.values(r, m, ref{place: rf.place, names: rf.names[1:]}, &fields, fieldsErr)
+			if err != nil {
+				return nil, err
+			}
+			if len(exp) == 0 || len(name) == 0 {
+				continue
+			}
+			canon, ok := CanonicalExperimentID(exp[0])
+			if !ok {
+				return nil, fmt.Errorf("%w: experiment id %q", ErrBadID, exp[0])
+			}
+			out = append(out, permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]})
+			continue
+		}
+		vals, err := a.values(r, m, rf, &fields, fieldsErr)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			res, err := a.resource(ctx, rf.kind, v, snap)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, res)
+		}
+	}
+	return out, nil
+}
+
+func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap *permission.Snapshot) (permission.Resource, error) {
+	experiment := func(id string, err error) (permission.Resource, error) {
+		if err != nil {
+			return permission.Resource{}, err
+		}
+		canon, ok := CanonicalExperimentID(id)
+		if !ok {
+			return permission.Resource{}, fmt.Errorf("%w: experiment id %q", ErrBadID, id)
+		}
+		res := permission.Resource{Kind: permission.Experiment, ID: canon}
+		if snap.HasRules(permission.Experiment) {
+			name, err := a.cfg.Lookups.ExperimentName(ctx, canon)
+			if err != nil {
+				return permission.Resource{}, err
+			}
+			res.Name = name
+		}
+		return res, nil
+	}
+	switch kind {
+	case refExperiment:
+		return experiment(v, nil)
+	case refExperimentName:
+		return experiment(a.cfg.Lookups.ExperimentByName(ctx, v))
+	case refRun:
+		return experiment(a.cfg.Lookups.RunExperiment(ctx, v))
+	case refLoggedModel:
+		return experiment(a.cfg.Lookups.LoggedModelExperiment(ctx, v))
+	case refTrace:
+		return experiment(a.cfg.Lookups.TraceExperiment(ctx, v))
+	case refArtifactPath:
+		sub := artifactExperiment.FindStringSubmatch(v)
+		if sub == nil {
+			return permission.Resource{}, fmt.Errorf("%w: artifact path %q does not start with an experiment id", ErrBadID, v)
+		}
+		return experiment(sub[1], nil)
+	case refModel:
+		if v == "" {
+			return permission.Resource{}, fmt.Errorf("%w: empty model name", ErrBadID)
+		}
+		return permission.Resource{Kind: permission.RegisteredModel, ID: v}, nil
+	case refGatewayEndpoint:
+		return permission.Resource{Kind: permission.GatewayEndpoint, ID: v}, nil
+	case refGatewaySecret:
+		return permission.Resource{Kind: permission.GatewaySecret, ID: v}, nil
+	case refGatewayModelDefinition:
+		return permission.Resource{Kind: permission.GatewayModelDefinition, ID: v}, nil
+	}
+	return permission.Resource{}, fmt.Errorf("%w: unknown reference", ErrBadID)
+}

@@ -1,0 +1,95 @@
+package mlflow
+
+import "strings"
+
+// refKind is what an id in a request names.
+type refKind uint8
+
+const (
+	refExperiment refKind = iota + 1
+	refExperimentName
+	refRun
+	refLoggedModel
+	refTrace
+	refModel // a registered model's (or prompt's) name
+	refScorer
+	refGatewayEndpoint
+	refGatewaySecret
+	refGatewayModelDefinition
+	refArtifactPath // "<experiment id>/..." of the artifact proxy
+)
+
+// place is where the id is read.
+type place uint8
+
+const (
+	inFields place = iota // where MLflow's handler reads parameters (ReadFields)
+	inQuery               // the query string, whatever the method
+	inPath                // a path parameter
+	inHeader              // a request header
+)
+
+// ref says where one id of a request is and what it names.
+type ref struct {
+	kind  refKind
+	place place
+	// names are tried in order, the first present wins (run_id, then its
+	// old name run_uuid); two present that disagree are a 400. A scorer
+	// has two: experiment_id and name.
+	names []string
+	many  bool // a list: every id must pass (read-all rows)
+}
+
+// ruleFor returns where a row's ids are, from the contract's id_source.
+// A row with a per-resource requirement and no rule is refused to
+// non-admins: the gateway does not let through what it cannot decide.
+func ruleFor(ep *Endpoint) ([]ref, bool) {
+	src := ep.IDSource
+	has := func(p string) bool { return strings.HasPrefix(src, p) }
+	switch {
+	case has("experiment_id + name"):
+		return []ref{{kind: refScorer, names: []string{"experiment_id", "name"}}}, true
+	case has("experiment_id (JSON body)"), has("experiment_id (query string)"):
+		return []ref{{kind: refExperiment, names: []string{"experiment_id"}}}, true
+	case has("experiment_ids (JSON body"):
+		return []ref{{kind: refExperiment, names: []string{"experiment_ids"}, many: true}}, true
+	case has("experiment_name (query string)"):
+		return []ref{{kind: refExperimentName, names: []string{"experiment_name"}}}, true
+	case has("run_id or run_uuid (QUERY string"):
+		return []ref{{kind: refRun, place: inQuery, names: []string{"run_id", "run_uuid"}}}, true
+	case has("run_id (JSON body; falls back to run_uuid)"), has("run_id (query string; falls back to run_uuid)"), has("run_id or run_uuid (query)"):
+		return []ref{{kind: refRun, names: []string{"run_id", "run_uuid"}}}, true
+	case has("run_id (query, repeated)"):
+		return []ref{{kind: refRun, names: []string{"run_id"}, many: true}}, true
+	case has("run_ids (query, repeated)"):
+		return []ref{{kind: refRun, names: []string{"run_ids"}, many: true}}, true
+	case has("name (JSON body) = registered model name"), has("name (query string) = registered model name"),
+		has("name (the JSON body"), has("name (query) -> registered_model_permissions"):
+		return []ref{{kind: refModel, names: []string{"name"}}}, true
+	case has("model_id (URL path"):
+		return []ref{{kind: refLoggedModel, place: inPath, names: []string{"model_id"}}}, true
+	case has("experiment id parsed from the artifact path"):
+		if strings.Contains(ep.Path, "<path:artifact_path>") {
+			return []ref{{kind: refArtifactPath, place: inPath, names: []string{"artifact_path"}}}, true
+		}
+		return []ref{{kind: refArtifactPath, place: inQuery, names: []string{"path"}}}, true
+	case has("request_id (query)"):
+		return []ref{{kind: refTrace, names: []string{"request_id"}}}, true
+	case has("secret_id ("):
+		return []ref{{kind: refGatewaySecret, names: []string{"secret_id"}}}, true
+	case has("endpoint_id ("):
+		return []ref{{kind: refGatewayEndpoint, names: []string{"endpoint_id"}}}, true
+	case has("model_definition_id ("):
+		return []ref{{kind: refGatewayModelDefinition, names: []string{"model_definition_id"}}}, true
+	case has("header X-Mlflow-Experiment-Id"):
+		return []ref{{kind: refExperiment, place: inHeader, names: []string{"X-Mlflow-Experiment-Id"}}}, true
+	}
+	// Rows the contract leaves to gateway_required: traces named in the path.
+	if strings.Contains(ep.Path, "/traces/<trace_id>") {
+		return []ref{{kind: refTrace, place: inPath, names: []string{"trace_id"}}}, true
+	}
+	if strings.Contains(ep.Path, "/traces/<request_id>") {
+		return []ref{{kind: refTrace, place: inPath, names: []string{"request_id"}}}, true
+	}
+	return nil, false
+}

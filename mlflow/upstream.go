@@ -1,0 +1,330 @@
+package mlflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// The three outcomes of a lookup besides an answer (ARCHITECTURE "Lookups
+// have three outcomes").
+var (
+	// ErrNotFound: MLflow says the resource does not exist. The request
+	// is forwarded, so MLflow answers its own 404 (set_experiment relies
+	// on it).
+	ErrNotFound = errors.New("mlflow: no such resource")
+	// ErrUnavailable: the lookup failed (MLflow down, slow, or an answer
+	// that does not add up). The gateway answers 503, which clients retry.
+	ErrUnavailable = errors.New("mlflow: lookup failed")
+	// ErrBadID: an id that cannot be one of its kind: 400 before any call.
+	ErrBadID = errors.New("mlflow: malformed id")
+)
+
+// Id syntax per kind, checked before any upstream call.
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidRunID: 32 lower-case hex digits.
+func ValidRunID(s string) bool { return len(s) == 32 && isHex(s) }
+
+// ValidTraceID: "tr-" and 32 hex digits.
+func ValidTraceID(s string) bool { return len(s) == 35 && strings.HasPrefix(s, "tr-") && isHex(s[3:]) }
+
+// ValidLoggedModelID: "m-" and 32 hex digits.
+func ValidLoggedModelID(s string) bool {
+	return len(s) == 34 && strings.HasPrefix(s, "m-") && isHex(s[2:])
+}
+
+// CanonicalExperimentID returns a decimal experiment id in the form a SQL
+// store compares it: "01" is experiment 1. ok is false for anything else.
+func CanonicalExperimentID(s string) (string, bool) {
+	if s == "" || len(s) > 19 {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return "", false
+		}
+	}
+	t := strings.TrimLeft(s, "0")
+	if t == "" {
+		t = "0"
+	}
+	return t, true
+}
+
+// UpstreamConfig configures lookups.
+type UpstreamConfig struct {
+	// URL is the MLflow tracking server (MLFLOW_UPSTREAM_URL).
+	URL string
+	// Username and Password, when MLflow has its own auth
+	// (MLFLOW_UPSTREAM_USERNAME / _PASSWORD).
+	Username, Password string
+	// Timeout bounds each lookup; 5s when zero.
+	Timeout time.Duration
+	// CacheSize bounds each cache; 10,000 when zero. TTL is how long a
+	// name is believed (ids never move between experiments, names change);
+	// 1 minute when zero. NegativeTTL is how long "no such resource" is;
+	// 5 seconds when zero.
+	CacheSize   int
+	TTL         time.Duration
+	NegativeTTL time.Duration
+	Client      *http.Client
+	Now         func() time.Time
+}
+
+// Upstream looks resources up in MLflow through its REST API.
+type Upstream struct {
+	cfg   UpstreamConfig
+	base  *url.URL
+	cache *lru.Cache[string, cached]
+	group singleflight.Group
+}
+
+type cached struct {
+	value string
+	err   error // ErrNotFound for a negative entry
+	until time.Time
+}
+
+// NewUpstream returns lookups against the MLflow at cfg.URL.
+func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
+	base, err := url.Parse(cfg.URL)
+	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return nil, fmt.Errorf("mlflow: upstream URL %q must be http:// or https://", cfg.URL)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 10_000
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = time.Minute
+	}
+	if cfg.NegativeTTL <= 0 {
+		cfg.NegativeTTL = 5 * time.Second
+	}
+	if cfg.Client == nil {
+		cfg.Client = http.DefaultClient
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c, _ := lru.New[string, cached](cfg.CacheSize)
+	return &Upstream{cfg: cfg, base: base, cache: c}, nil
+}
+
+// Forget drops what is remembered about a resource of kind with key (an
+// id or a name): the change feed's name changes call it.
+func (u *Upstream) Forget(kind, key string) { u.cache.Remove(kind + "\x00" + key) }
+
+// lookup runs fetch once for concurrent callers and remembers the answer;
+// ttl 0 means for the cache's lifetime (an id that never changes).
+func (u *Upstream) lookup(ctx context.Context, kind, key string, ttl time.Duration, fetch func(context.Context) (string, error)) (string, error) {
+	ck := kind + "\x00" + key
+	now := u.cfg.Now()
+	if c, ok := u.cache.Get(ck); ok && (c.until.IsZero() || now.Before(c.until)) {
+		return c.value, c.err
+	}
+	v, err, _ := u.group.Do(ck, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.cfg.Timeout)
+		defer cancel()
+		return fetch(ctx)
+	})
+	value, _ := v.(string)
+	switch {
+	case err == nil:
+		c := cached{value: value}
+		if ttl > 0 {
+			c.until = now.Add(ttl)
+		}
+		u.cache.Add(ck, c)
+	case errors.Is(err, ErrNotFound):
+		u.cache.Add(ck, cached{err: ErrNotFound, until: now.Add(u.cfg.NegativeTTL)})
+	}
+	return value, err
+}
+
+// get calls MLflow and decodes its JSON answer into v.
+func (u *Upstream) get(ctx context.Context, path string, query url.Values, v any) error {
+	target := *u.base
+	target.Path = strings.TrimSuffix(u.base.Path, "/") + path
+	target.RawPath = ""
+	target.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if u.cfg.Username != "" {
+		req.SetBasicAuth(u.cfg.Username, u.cfg.Password)
+	}
+	resp, err := u.cfg.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		var e struct {
+			Code string `json:"error_code"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Code == "RESOURCE_DOES_NOT_EXIST" {
+			return ErrNotFound
+		}
+		return fmt.Errorf("%w: %s answered 404 without RESOURCE_DOES_NOT_EXIST", ErrUnavailable, path)
+	case resp.StatusCode == http.StatusBadRequest:
+		// MLflow's answer to an id it cannot parse: it does not exist.
+		var e struct {
+			Code string `json:"error_code"`
+		}
+		if json.Unmarshal(body, &e) == nil && (e.Code == "INVALID_PARAMETER_VALUE" || e.Code == "RESOURCE_DOES_NOT_EXIST") {
+			return ErrNotFound
+		}
+		return fmt.Errorf("%w: %s answered 400", ErrUnavailable, path)
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("%w: %s answered %d", ErrUnavailable, path, resp.StatusCode)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnavailable, path, err)
+	}
+	return nil
+}
+
+// RunExperiment returns the experiment a run belongs to.
+func (u *Upstream) RunExperiment(ctx context.Context, runID string) (string, error) {
+	if !ValidRunID(runID) {
+		return "", fmt.Errorf("%w: run id %q", ErrBadID, runID)
+	}
+	return u.lookup(ctx, "run", runID, 0, func(ctx context.Context) (string, error) {
+		var r struct {
+			Run struct {
+				Info struct {
+					RunID        string `json:"run_id"`
+					ExperimentID string `json:"experiment_id"`
+				} `json:"info"`
+			} `json:"run"`
+		}
+		if err := u.get(ctx, "/api/2.0/mlflow/runs/get", url.Values{"run_id": {runID}}, &r); err != nil {
+			return "", err
+		}
+		if r.Run.Info.RunID != runID || r.Run.Info.ExperimentID == "" {
+			return "", fmt.Errorf("%w: runs/get answered for another run", ErrUnavailable)
+		}
+		return r.Run.Info.ExperimentID, nil
+	})
+}
+
+// LoggedModelExperiment returns the experiment a logged model belongs to.
+func (u *Upstream) LoggedModelExperiment(ctx context.Context, modelID string) (string, error) {
+	if !ValidLoggedModelID(modelID) {
+		return "", fmt.Errorf("%w: logged model id %q", ErrBadID, modelID)
+	}
+	return u.lookup(ctx, "logged-model", modelID, 0, func(ctx context.Context) (string, error) {
+		var r struct {
+			Model struct {
+				Info struct {
+					ModelID      string `json:"model_id"`
+					ExperimentID string `json:"experiment_id"`
+				} `json:"info"`
+			} `json:"model"`
+		}
+		if err := u.get(ctx, "/api/2.0/mlflow/logged-models/"+url.PathEscape(modelID), nil, &r); err != nil {
+			return "", err
+		}
+		if r.Model.Info.ModelID != modelID || r.Model.Info.ExperimentID == "" {
+			return "", fmt.Errorf("%w: logged-models answered for another model", ErrUnavailable)
+		}
+		return r.Model.Info.ExperimentID, nil
+	})
+}
+
+// TraceExperiment returns the experiment a trace belongs to.
+func (u *Upstream) TraceExperiment(ctx context.Context, traceID string) (string, error) {
+	if !ValidTraceID(traceID) {
+		return "", fmt.Errorf("%w: trace id %q", ErrBadID, traceID)
+	}
+	return u.lookup(ctx, "trace", traceID, 0, func(ctx context.Context) (string, error) {
+		var r struct {
+			Trace struct {
+				Info struct {
+					TraceID  string `json:"trace_id"`
+					Location struct {
+						Experiment struct {
+							ID string `json:"experiment_id"`
+						} `json:"mlflow_experiment"`
+					} `json:"trace_location"`
+				} `json:"trace_info"`
+			} `json:"trace"`
+		}
+		if err := u.get(ctx, "/api/3.0/mlflow/traces/"+url.PathEscape(traceID), nil, &r); err != nil {
+			return "", err
+		}
+		if r.Trace.Info.TraceID != traceID || r.Trace.Info.Location.Experiment.ID == "" {
+			return "", fmt.Errorf("%w: traces answered for another trace", ErrUnavailable)
+		}
+		return r.Trace.Info.Location.Experiment.ID, nil
+	})
+}
+
+type experimentReply struct {
+	Experiment struct {
+		ID   string `json:"experiment_id"`
+		Name string `json:"name"`
+	} `json:"experiment"`
+}
+
+// ExperimentByName returns the id of the experiment with a name.
+func (u *Upstream) ExperimentByName(ctx context.Context, name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("%w: empty experiment name", ErrBadID)
+	}
+	return u.lookup(ctx, "experiment-name", name, u.cfg.TTL, func(ctx context.Context) (string, error) {
+		var r experimentReply
+		if err := u.get(ctx, "/api/2.0/mlflow/experiments/get-by-name", url.Values{"experiment_name": {name}}, &r); err != nil {
+			return "", err
+		}
+		if r.Experiment.Name != name || r.Experiment.ID == "" {
+			return "", fmt.Errorf("%w: get-by-name answered for another experiment", ErrUnavailable)
+		}
+		return r.Experiment.ID, nil
+	})
+}
+
+// ExperimentName returns an experiment's name (for regex rules).
+func (u *Upstream) ExperimentName(ctx context.Context, id string) (string, error) {
+	canon, ok := CanonicalExperimentID(id)
+	if !ok {
+		return "", fmt.Errorf("%w: experiment id %q", ErrBadID, id)
+	}
+	return u.lookup(ctx, "experiment-id", canon, u.cfg.TTL, func(ctx context.Context) (string, error) {
+		var r experimentReply
+		if err := u.get(ctx, "/api/2.0/mlflow/experiments/get", url.Values{"experiment_id": {canon}}, &r); err != nil {
+			return "", err
+		}
+		if got, _ := CanonicalExperimentID(r.Experiment.ID); got != canon || r.Experiment.Name == "" {
+			return "", fmt.Errorf("%w: experiments/get answered for another experiment", ErrUnavailable)
+		}
+		return r.Experiment.Name, nil
+	})
+}
