@@ -137,11 +137,15 @@ func (a *Authorizer) Authorize(r *http.Request) error {
 		}
 		return nil // no id where MLflow reads one: MLflow refuses it itself
 	}
-	for _, res := range resources {
-		d := snap.Decide(subj, res)
-		if !d.Allows(need) {
+	for _, t := range resources {
+		c := need
+		if t.reference {
+			c = permission.CanRead
+		}
+		d := snap.Decide(subj, t.res)
+		if !d.Allows(c) {
 			a.cfg.Logger.DebugContext(r.Context(), "mlflow: denied", "user", subj.Username, "endpoint", ep.Path,
-				"resource", res.String(), "need", need.String(), "decision", d.Explain())
+				"resource", t.res.String(), "need", c.String(), "decision", d.Explain())
 			return auth.PermissionDenied("")
 		}
 	}
@@ -213,8 +217,14 @@ func (a *Authorizer) values(r *http.Request, m *Match, rf ref, fields *Fields, f
 
 var artifactExperiment = regexp.MustCompile(`^(\d+)/`)
 
+// target is a resource to decide and whether it is only referred to.
+type target struct {
+	res       permission.Resource
+	reference bool
+}
+
 // resolve turns a request's ids into the resources decided on.
-func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, refs []ref, snap *permission.Snapshot) ([]permission.Resource, error) {
+func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, refs []ref, snap *permission.Snapshot) ([]target, error) {
 	var fields Fields
 	var fieldsErr error
 	for _, rf := range refs {
@@ -223,7 +233,7 @@ func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, ref
 			break
 		}
 	}
-	var out []permission.Resource
+	var out []target
 	for _, rf := range refs {
 		if rf.kind == refScorer {
 			exp, err := a.values(r, m, ref{place: rf.place, names: rf.names[:1]}, &fields, fieldsErr)
@@ -241,7 +251,7 @@ func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, ref
 			if !ok {
 				return nil, fmt.Errorf("%w: experiment id %q", ErrBadID, exp[0])
 			}
-			out = append(out, permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]})
+			out = append(out, target{res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]}})
 			continue
 		}
 		vals, err := a.values(r, m, rf, &fields, fieldsErr)
@@ -253,7 +263,7 @@ func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, ref
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, res)
+			out = append(out, target{res: res, reference: rf.reference})
 		}
 	}
 	return out, nil

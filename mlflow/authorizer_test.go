@@ -188,6 +188,19 @@ func TestAuthorizeEveryExperimentNamed(t *testing.T) {
 
 func first(code int, _ string) int { return code }
 
+func TestAuthorizeReferences(t *testing.T) {
+	f := newFixture(t)
+	// bob may update his run's experiment, but the trace he links is in
+	// experiment 1, which he cannot read.
+	body := `{"run_id":"` + otherTeamRun + `","trace_ids":["` + recordedTrace + `"]}`
+	assert.Equal(t, 403, first(f.do("bob", "POST", "/api/2.0/mlflow/traces/link-to-run", "application/json", body)))
+	assert.Equal(t, 200, first(f.do("bob", "POST", "/api/2.0/mlflow/traces/link-to-run", "application/json", `{"run_id":"`+otherTeamRun+`","trace_ids":[]}`)))
+	assert.Equal(t, 200, first(f.do("alice", "POST", "/api/3.0/mlflow/traces/search", "application/json", `{"experiment_ids":["1"]}`)))
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/3.0/mlflow/traces/search", "application/json", `{"locations":[{"mlflow_experiment":{"experiment_id":"2"}}]}`)),
+		"experiments named only in locations: none named is denied")
+	assert.Equal(t, 200, first(f.do("alice", "GET", "/api/3.0/mlflow/traces/get?trace_id="+recordedTrace, "", "")))
+}
+
 func TestAuthorizeOtherRows(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", "", "X-MLFLOW-WORKSPACE", "team-a")

@@ -38,12 +38,57 @@ type ref struct {
 	// has two: experiment_id and name.
 	names []string
 	many  bool // a list: every id must pass (read-all rows)
+	// reference: the id is another resource the request points at, which
+	// needs only READ (a trace linked to a run), whatever the row needs.
+	reference bool
+}
+
+// byPath are the rules of rows whose contract leaves the id to
+// gateway_required (id_source "n/a"), read from its gateway_note.
+var byPath = map[string][]ref{
+	"/api/2.0/mlflow/artifacts/presigned-upload-url":      {{kind: refRun, names: []string{"run_id"}}},
+	"/api/2.0/mlflow/runs/log-inputs":                     {{kind: refRun, names: []string{"run_id"}}},
+	"/api/2.0/mlflow/runs/outputs":                        {{kind: refRun, names: []string{"run_id"}}},
+	"/api/2.0/mlflow/metrics/get-history-bulk-interval":   {{kind: refRun, names: []string{"run_ids", "run_id"}, many: true}},
+	"/api/2.0mlflow/experiments/search-datasets":          {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/2.0/mlflow/traces":                              nil, // by method, below
+	"/api/3.0/mlflow/traces/get":                          {{kind: refTrace, names: []string{"trace_id"}}},
+	"/api/3.0/mlflow/traces/batchGet":                     {{kind: refTrace, names: []string{"trace_ids"}, many: true}},
+	"/api/3.0/mlflow/traces/batchGetInfos":                {{kind: refTrace, names: []string{"trace_ids"}, many: true}},
+	"/api/3.0/mlflow/traces/search":                       {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/3.0/mlflow/traces/calculate-filter-correlation": {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/3.0/mlflow/traces/metrics":                      {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/2.0/mlflow/traces/link-to-run": {
+		{kind: refRun, names: []string{"run_id"}},
+		{kind: refTrace, names: []string{"trace_ids"}, many: true, reference: true},
+	},
+	"/api/2.0/mlflow/traces/delete-traces":                     {{kind: refExperiment, names: []string{"experiment_id"}}},
+	"/api/3.0/mlflow/traces/delete-traces":                     {{kind: refExperiment, names: []string{"experiment_id"}}},
+	"/api/3.0/mlflow/datasets/create":                          {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/3.0/mlflow/datasets/search":                          {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/2.0/mlflow-artifacts/presigned/<path:artifact_path>": {{kind: refArtifactPath, place: inPath, names: []string{"artifact_path"}}},
+	"/api/3.0/mlflow/scorers/online-configs":                   {{kind: refExperiment, names: []string{"experiment_id"}}},
+	"/api/3.0/mlflow/scorers/online-config":                    {{kind: refExperiment, names: []string{"experiment_id"}}},
 }
 
 // ruleFor returns where a row's ids are, from the contract's id_source.
 // A row with a per-resource requirement and no rule is refused to
 // non-admins: the gateway does not let through what it cannot decide.
 func ruleFor(ep *Endpoint) ([]ref, bool) {
+	if ep.Path == "/api/2.0/mlflow/traces" {
+		if ep.Method == "POST" {
+			return []ref{{kind: refExperiment, names: []string{"experiment_id"}}}, true
+		}
+		return []ref{{kind: refExperiment, names: []string{"experiment_ids"}, many: true}}, true
+	}
+	if refs, ok := byPath[ep.Path]; ok && refs != nil {
+		return refs, true
+	}
+	for _, twin := range ep.Twins {
+		if refs, ok := byPath[twin]; ok && refs != nil {
+			return refs, true
+		}
+	}
 	src := ep.IDSource
 	has := func(p string) bool { return strings.HasPrefix(src, p) }
 	switch {
