@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
@@ -120,10 +121,8 @@ func (a *Authorizer) Authorize(r *http.Request) error {
 	if subj.Admin {
 		return nil
 	}
-	resources, err := a.resolve(r.Context(), r, &m, refs, snap)
+	resources, notFound, err := a.resolve(r.Context(), r, &m, refs, snap)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil // MLflow answers its own 404
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrBadID):
 		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
 	case err != nil:
@@ -132,13 +131,22 @@ func (a *Authorizer) Authorize(r *http.Request) error {
 			Message: "Could not check permissions with MLflow; try again", RetryAfter: time.Second, Err: err}
 	}
 	if len(resources) == 0 {
+		if notFound > 0 {
+			return nil // MLflow answers its own 404
+		}
 		if ep.Require == RequireReadAll || ep.Require == RequireUpdateAll {
 			return auth.PermissionDenied("This request must name the resources it reads")
 		}
 		return nil // no id where MLflow reads one: MLflow refuses it itself
 	}
+	if err := a.extraChecks(r, ep, subj, snap); err != nil {
+		return err
+	}
 	for _, t := range resources {
 		c := need
+		if t.res.Kind == permission.RegisteredModel && promptTagChange(r, ep) {
+			c = permission.CanManage // turning a model into a prompt or back
+		}
 		if t.reference {
 			c = permission.CanRead
 		}
@@ -217,6 +225,54 @@ func (a *Authorizer) values(r *http.Request, m *Match, rf ref, fields *Fields, f
 
 var artifactExperiment = regexp.MustCompile(`^(\d+)/`)
 
+// promptTag marks a registered model as a prompt.
+const promptTag = "mlflow.prompt.is_prompt"
+
+// promptTagChange reports whether a request sets or deletes the prompt tag
+// (the fields were read already, and the body kept).
+func promptTagChange(r *http.Request, ep *Endpoint) bool {
+	if ep.Path != "/api/2.0/mlflow/registered-models/set-tag" && ep.Path != "/api/2.0/mlflow/registered-models/delete-tag" {
+		return false
+	}
+	f, err := ReadFields(r, 0)
+	if err != nil {
+		return true // unreadable: ask the most
+	}
+	key, _, _ := f.String("key")
+	return key == promptTag
+}
+
+// extraChecks are the row-specific rules beyond the resource's level:
+// with RESTRICT_RESOURCE_CREATION a rename needs EDIT from the regex
+// sources on the new name, as creating it would.
+func (a *Authorizer) extraChecks(r *http.Request, ep *Endpoint, subj permission.Subject, snap *permission.Snapshot) error {
+	var kind permission.Kind
+	switch ep.Path {
+	case "/api/2.0/mlflow/experiments/update":
+		kind = permission.Experiment
+	case "/api/2.0/mlflow/registered-models/rename":
+		kind = permission.RegisteredModel
+	default:
+		return nil
+	}
+	f, err := ReadFields(r, a.cfg.MaxBody)
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	newName, ok, err := f.String("new_name")
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	if !ok {
+		return nil
+	}
+	if allowed, d := snap.CanCreate(subj, kind, newName); !allowed {
+		a.cfg.Logger.DebugContext(r.Context(), "mlflow: rename refused", "user", subj.Username, "new_name", newName, "decision", d.Explain())
+		return auth.PermissionDenied("Renaming to " + newName + " needs EDIT from a rule on the new name")
+	}
+	return nil
+}
+
 // target is a resource to decide and whether it is only referred to.
 type target struct {
 	res       permission.Resource
@@ -224,7 +280,7 @@ type target struct {
 }
 
 // resolve turns a request's ids into the resources decided on.
-func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, refs []ref, snap *permission.Snapshot) ([]target, error) {
+func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, refs []ref, snap *permission.Snapshot) (out []target, notFound int, err error) {
 	var fields Fields
 	var fieldsErr error
 	for _, rf := range refs {
@@ -233,40 +289,47 @@ func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, ref
 			break
 		}
 	}
-	var out []target
 	for _, rf := range refs {
 		if rf.kind == refScorer {
 			exp, err := a.values(r, m, ref{place: rf.place, names: rf.names[:1]}, &fields, fieldsErr)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			name, err := a.values(r, m, ref{place: rf.place, names: rf.names[1:]}, &fields, fieldsErr)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if len(exp) == 0 || len(name) == 0 {
 				continue
 			}
 			canon, ok := CanonicalExperimentID(exp[0])
 			if !ok {
-				return nil, fmt.Errorf("%w: experiment id %q", ErrBadID, exp[0])
+				return nil, 0, fmt.Errorf("%w: experiment id %q", ErrBadID, exp[0])
 			}
 			out = append(out, target{res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]}})
 			continue
 		}
 		vals, err := a.values(r, m, rf, &fields, fieldsErr)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for _, v := range vals {
 			res, err := a.resource(ctx, rf.kind, v, snap)
-			if err != nil {
-				return nil, err
+			switch {
+			case errors.Is(err, errNoResource):
+				continue
+			case errors.Is(err, ErrNotFound):
+				// MLflow will say it does not exist; every other id of the
+				// request is still decided.
+				notFound++
+				continue
+			case err != nil:
+				return nil, notFound, err
 			}
 			out = append(out, target{res: res, reference: rf.reference})
 		}
 	}
-	return out, nil
+	return out, notFound, nil
 }
 
 func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap *permission.Snapshot) (permission.Resource, error) {
@@ -305,6 +368,8 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 			return permission.Resource{}, fmt.Errorf("%w: artifact path %q does not start with an experiment id", ErrBadID, v)
 		}
 		return experiment(sub[1], nil)
+	case refSource:
+		return a.sourceResource(ctx, v, snap)
 	case refModel:
 		if v == "" {
 			return permission.Resource{}, fmt.Errorf("%w: empty model name", ErrBadID)
@@ -319,3 +384,23 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 	}
 	return permission.Resource{}, fmt.Errorf("%w: unknown reference", ErrBadID)
 }
+
+// sourceResource resolves a model version's source to the experiment of
+// the run, logged model or artifact location it names. A source of another
+// kind (a storage URI) names nothing the gateway decides on.
+func (a *Authorizer) sourceResource(ctx context.Context, src string, snap *permission.Snapshot) (permission.Resource, error) {
+	switch {
+	case strings.HasPrefix(src, "runs:/"):
+		run, _, _ := strings.Cut(strings.TrimPrefix(src, "runs:/"), "/")
+		return a.resource(ctx, refRun, run, snap)
+	case strings.HasPrefix(src, "models:/m-"):
+		id, _, _ := strings.Cut(strings.TrimPrefix(src, "models:/"), "/")
+		return a.resource(ctx, refLoggedModel, id, snap)
+	case strings.HasPrefix(src, "mlflow-artifacts:/"):
+		return a.resource(ctx, refArtifactPath, strings.TrimLeft(strings.TrimPrefix(src, "mlflow-artifacts:"), "/"), snap)
+	}
+	return permission.Resource{}, errNoResource
+}
+
+// errNoResource: the value names nothing decided on; skipped.
+var errNoResource = errors.New("mlflow: names no resource")

@@ -190,6 +190,20 @@ func first(code int, _ string) int { return code }
 
 func TestAuthorizeReferences(t *testing.T) {
 	f := newFixture(t)
+	// A model version whose source is another team's run.
+	mv := func(run, source string) string {
+		return `{"name":"churn-model","run_id":"` + run + `","source":"` + source + `"}`
+	}
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", mv(otherTeamRun, "runs:/"+otherTeamRun+"/model"))))
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"runs:/`+otherTeamRun+`/model"}`)), "the source alone")
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"mlflow-artifacts:/2/x/artifacts/model"}`)))
+	assert.Equal(t, 200, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", mv(recordedRun, "runs:/"+recordedRun+"/model"))))
+	assert.Equal(t, 200, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"s3://bucket/model"}`)))
+	// A run that does not exist must not wave the model's own check through.
+	assert.Equal(t, 403, first(f.do("bob", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", mv("00000000000000000000000000000000", "s3://x"))))
+	// The prompt tag needs MANAGE: alice has EDIT on churn-model.
+	assert.Equal(t, 200, first(f.do("alice", "POST", "/api/2.0/mlflow/registered-models/set-tag", "application/json", `{"name":"churn-model","key":"team","value":"a"}`)))
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/registered-models/set-tag", "application/json", `{"name":"churn-model","key":"mlflow.prompt.is_prompt","value":"true"}`)))
 	// bob may update his run's experiment, but the trace he links is in
 	// experiment 1, which he cannot read.
 	body := `{"run_id":"` + otherTeamRun + `","trace_ids":["` + recordedTrace + `"]}`

@@ -17,6 +17,7 @@ const (
 	refGatewaySecret
 	refGatewayModelDefinition
 	refArtifactPath // "<experiment id>/..." of the artifact proxy
+	refSource       // a model version's source: runs:/<run>/..., models:/<logged model>, mlflow-artifacts:/<experiment>/...
 )
 
 // place is where the id is read.
@@ -69,6 +70,18 @@ var byPath = map[string][]ref{
 	"/api/2.0/mlflow-artifacts/presigned/<path:artifact_path>": {{kind: refArtifactPath, place: inPath, names: []string{"artifact_path"}}},
 	"/api/3.0/mlflow/scorers/online-configs":                   {{kind: refExperiment, names: []string{"experiment_id"}}},
 	"/api/3.0/mlflow/scorers/online-config":                    {{kind: refExperiment, names: []string{"experiment_id"}}},
+	"/ajax-api/3.0/mlflow/scorers/online-configs":              {{kind: refExperiment, names: []string{"experiment_id"}}},
+	"/ajax-api/3.0/mlflow/scorers/online-config":               {{kind: refExperiment, names: []string{"experiment_id"}}},
+	// References count: READ on what a new object points at.
+	"/api/2.0/mlflow/model-versions/create": {
+		{kind: refModel, names: []string{"name"}},
+		{kind: refRun, names: []string{"run_id"}, reference: true},
+		{kind: refSource, names: []string{"source"}, reference: true},
+	},
+	"/api/2.0/mlflow/logged-models": {
+		{kind: refExperiment, names: []string{"experiment_id"}},
+		{kind: refRun, names: []string{"source_run_id"}, reference: true},
+	},
 }
 
 // ruleFor returns where a row's ids are, from the contract's id_source.
