@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
@@ -36,7 +38,12 @@ type Config struct {
 	Lookups      Lookups
 	StaticPrefix string // MLFLOW_STATIC_PREFIX
 	MaxBody      int64  // DefaultMaxBody when zero
-	Logger       *slog.Logger
+	// BodyBudget bounds the bytes of request bodies buffered at once to
+	// read their ids (64 MiB when zero): past it a request is answered 503
+	// with Retry-After rather than exhaust memory. Artifact uploads are
+	// never buffered.
+	BodyBudget int64
+	Logger     *slog.Logger
 }
 
 // Authorizer decides each request of an authenticated caller: classify,
@@ -44,6 +51,7 @@ type Config struct {
 type Authorizer struct {
 	cfg    Config
 	router *Router
+	budget *semaphore.Weighted
 }
 
 // NewAuthorizer returns an Authorizer.
@@ -54,22 +62,30 @@ func NewAuthorizer(cfg Config) (*Authorizer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.BodyBudget <= 0 {
+		cfg.BodyBudget = 64 << 20
+	}
 	router, err := NewRouter(RouterConfig{StaticPrefix: cfg.StaticPrefix})
 	if err != nil {
 		return nil, err
 	}
-	return &Authorizer{cfg: cfg, router: router}, nil
+	return &Authorizer{cfg: cfg, router: router, budget: semaphore.NewWeighted(cfg.BodyBudget)}, nil
 }
 
 // Wrap returns next behind the authorizer: requests it refuses never reach
 // next.
 func (a *Authorizer) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Authorize(r); err != nil {
+		req := &request{r: r, a: a}
+		defer req.release()
+		if err := a.authorize(req); err != nil {
 			auth.WriteError(w, err)
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r) // the buffered body counts against the budget until forwarded
 	})
 }
 
@@ -82,6 +98,57 @@ var errWorkspace = auth.BadRequest(auth.CodeInvalidParameterValue,
 // resource MLflow says does not exist is let through, so MLflow answers
 // its own 404.
 func (a *Authorizer) Authorize(r *http.Request) error {
+	req := &request{r: r, a: a}
+	defer req.release()
+	return a.authorize(req)
+}
+
+// request reads a request's fields at most once, within the body budget.
+type request struct {
+	r      *http.Request
+	a      *Authorizer
+	read   bool
+	fields Fields
+	err    error
+	held   int64
+}
+
+var errBudget = &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
+	Message: "Too many large requests at once; try again", RetryAfter: time.Second}
+
+func (q *request) Fields() (Fields, error) {
+	if q.read {
+		return q.fields, q.err
+	}
+	q.read = true
+	limit := q.a.cfg.MaxBody
+	weight := limit
+	if n := q.r.ContentLength; n >= 0 && n < limit {
+		weight = n
+	}
+	if q.r.Body == nil || q.r.Body == http.NoBody {
+		weight = 0
+	}
+	if weight > 0 {
+		if !q.a.budget.TryAcquire(weight) {
+			q.err = errBudget
+			return q.fields, q.err
+		}
+		q.held = weight
+	}
+	q.fields, q.err = ReadFields(q.r, limit)
+	return q.fields, q.err
+}
+
+func (q *request) release() {
+	if q.held > 0 {
+		q.a.budget.Release(q.held)
+		q.held = 0
+	}
+}
+
+func (a *Authorizer) authorize(q *request) error {
+	r := q.r
 	id, ok := auth.FromRequest(r)
 	if !ok {
 		return auth.Unauthenticated("")
@@ -121,8 +188,11 @@ func (a *Authorizer) Authorize(r *http.Request) error {
 	if subj.Admin {
 		return nil
 	}
-	resources, notFound, err := a.resolve(r.Context(), r, &m, refs, snap)
+	resources, notFound, err := a.resolve(r.Context(), q, &m, refs, snap)
+	var ae *auth.Error
 	switch {
+	case errors.As(err, &ae):
+		return err
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrBadID):
 		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
 	case err != nil:
@@ -139,12 +209,12 @@ func (a *Authorizer) Authorize(r *http.Request) error {
 		}
 		return nil // no id where MLflow reads one: MLflow refuses it itself
 	}
-	if err := a.extraChecks(r, ep, subj, snap); err != nil {
+	if err := a.extraChecks(q, ep, subj, snap); err != nil {
 		return err
 	}
 	for _, t := range resources {
 		c := need
-		if t.res.Kind == permission.RegisteredModel && promptTagChange(r, ep) {
+		if t.res.Kind == permission.RegisteredModel && promptTagChange(q, ep) {
 			c = permission.CanManage // turning a model into a prompt or back
 		}
 		if t.reference {
@@ -230,11 +300,11 @@ const promptTag = "mlflow.prompt.is_prompt"
 
 // promptTagChange reports whether a request sets or deletes the prompt tag
 // (the fields were read already, and the body kept).
-func promptTagChange(r *http.Request, ep *Endpoint) bool {
+func promptTagChange(q *request, ep *Endpoint) bool {
 	if ep.Path != "/api/2.0/mlflow/registered-models/set-tag" && ep.Path != "/api/2.0/mlflow/registered-models/delete-tag" {
 		return false
 	}
-	f, err := ReadFields(r, 0)
+	f, err := q.Fields()
 	if err != nil {
 		return true // unreadable: ask the most
 	}
@@ -245,7 +315,7 @@ func promptTagChange(r *http.Request, ep *Endpoint) bool {
 // extraChecks are the row-specific rules beyond the resource's level:
 // with RESTRICT_RESOURCE_CREATION a rename needs EDIT from the regex
 // sources on the new name, as creating it would.
-func (a *Authorizer) extraChecks(r *http.Request, ep *Endpoint, subj permission.Subject, snap *permission.Snapshot) error {
+func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subject, snap *permission.Snapshot) error {
 	var kind permission.Kind
 	switch ep.Path {
 	case "/api/2.0/mlflow/experiments/update":
@@ -255,7 +325,10 @@ func (a *Authorizer) extraChecks(r *http.Request, ep *Endpoint, subj permission.
 	default:
 		return nil
 	}
-	f, err := ReadFields(r, a.cfg.MaxBody)
+	f, err := q.Fields()
+	if err == errBudget {
+		return err
+	}
 	if err != nil {
 		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
 	}
@@ -267,7 +340,7 @@ func (a *Authorizer) extraChecks(r *http.Request, ep *Endpoint, subj permission.
 		return nil
 	}
 	if allowed, d := snap.CanCreate(subj, kind, newName); !allowed {
-		a.cfg.Logger.DebugContext(r.Context(), "mlflow: rename refused", "user", subj.Username, "new_name", newName, "decision", d.Explain())
+		a.cfg.Logger.DebugContext(q.r.Context(), "mlflow: rename refused", "user", subj.Username, "new_name", newName, "decision", d.Explain())
 		return auth.PermissionDenied("Renaming to " + newName + " needs EDIT from a rule on the new name")
 	}
 	return nil
@@ -280,12 +353,16 @@ type target struct {
 }
 
 // resolve turns a request's ids into the resources decided on.
-func (a *Authorizer) resolve(ctx context.Context, r *http.Request, m *Match, refs []ref, snap *permission.Snapshot) (out []target, notFound int, err error) {
+func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []ref, snap *permission.Snapshot) (out []target, notFound int, err error) {
+	r := q.r
 	var fields Fields
 	var fieldsErr error
 	for _, rf := range refs {
 		if rf.place == inFields {
-			fields, fieldsErr = ReadFields(r, a.cfg.MaxBody)
+			fields, fieldsErr = q.Fields()
+			if fieldsErr == errBudget {
+				return nil, 0, fieldsErr
+			}
 			break
 		}
 	}

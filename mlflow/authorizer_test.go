@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
@@ -315,3 +316,29 @@ func TestRulesCoverage(t *testing.T) {
 		assert.NotContains(t, uncovered, must)
 	}
 }
+
+func TestBodyBudget(t *testing.T) {
+	f := newFixture(t)
+	f.a.budget = semaphoreOf(100)
+	big := `{"run_id":"` + recordedRun + `","pad":"` + strings.Repeat("x", 200) + `"}`
+	code, body := f.do("alice", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", big)
+	assert.Equal(t, 503, code, "more than the budget buffered at once")
+	assert.Contains(t, body, "Too many large requests")
+	code, _ = f.do("bob", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id":"`+otherTeamRun+`"}`)
+	assert.Equal(t, 200, code, "within the budget, and the budget was given back")
+	code, _ = f.do("bob", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id":"`+otherTeamRun+`"}`)
+	assert.Equal(t, 200, code)
+
+	// An artifact upload is decided on its path and streamed, never buffered.
+	upload := strings.Repeat("y", 10_000)
+	r := httptest.NewRequest("PUT", "/api/2.0/mlflow-artifacts/artifacts/2/"+otherTeamRun+"/artifacts/big.bin", strings.NewReader(upload))
+	r = r.WithContext(auth.NewContext(r.Context(), &auth.Identity{Username: "bob"}))
+	var got int
+	f.a.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = len(b)
+	})).ServeHTTP(httptest.NewRecorder(), r)
+	assert.Equal(t, len(upload), got)
+}
+
+func semaphoreOf(n int64) *semaphore.Weighted { return semaphore.NewWeighted(n) }
