@@ -2,11 +2,14 @@ package mlflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -38,13 +41,15 @@ func newFixture(t *testing.T, rules ...permission.Rule) *fixture {
 	data := &permission.Data{
 		Users: []permission.User{
 			{Name: "alice", Active: true}, {Name: "bob", Active: true}, {Name: "root", Active: true, Admin: true},
-			{Name: "gone", Active: false},
+			{Name: "gone", Active: false}, {Name: "carol", Active: true}, {Name: "dave", Active: true},
 		},
 		Grants: []permission.Grant{
 			{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"}, Principal: permission.ForUser("alice"), Level: permission.Read},
 			{Resource: permission.Resource{Kind: permission.Experiment, ID: "2"}, Principal: permission.ForUser("bob"), Level: permission.Manage},
 			{Resource: permission.Resource{Kind: permission.RegisteredModel, ID: "churn-model"}, Principal: permission.ForUser("alice"), Level: permission.Edit},
 			{Resource: permission.Resource{Kind: permission.Scorer, ID: "1", Name: "relevance"}, Principal: permission.ForUser("alice"), Level: permission.Read},
+			{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"}, Principal: permission.ForUser("carol"), Level: permission.Edit},
+			{Resource: permission.Resource{Kind: permission.RegisteredModel, ID: "churn-model"}, Principal: permission.ForUser("carol"), Level: permission.Edit},
 		},
 		Rules: rules,
 	}
@@ -342,3 +347,90 @@ func TestBodyBudget(t *testing.T) {
 }
 
 func semaphoreOf(n int64) *semaphore.Weighted { return semaphore.NewWeighted(n) }
+
+// The client's own flows, replayed: what an MLflow user actually sends.
+func TestClientFlows(t *testing.T) {
+	b, err := os.ReadFile("testdata/client_flows.json")
+	require.NoError(t, err)
+	var file struct {
+		Flows []struct {
+			Name  string
+			Steps []struct {
+				Call, Method, Path, Query, Raw string
+				Body                           any
+				Want                           map[string]int
+			}
+		}
+	}
+	require.NoError(t, json.Unmarshal(b, &file))
+	require.NotEmpty(t, file.Flows)
+	f := newFixture(t)
+	sub := func(s string) string { return strings.ReplaceAll(s, "{run}", recordedRun) }
+	for _, flow := range file.Flows {
+		t.Run(flow.Name, func(t *testing.T) {
+			for _, st := range flow.Steps {
+				target := sub(st.Path)
+				if st.Query != "" {
+					target += "?" + sub(st.Query)
+				}
+				body, ct := sub(st.Raw), "application/octet-stream"
+				if st.Body != nil {
+					j, _ := json.Marshal(st.Body)
+					body, ct = sub(string(j)), "application/json"
+				}
+				require.NotEmpty(t, st.Want, st.Call)
+				for user, want := range st.Want {
+					got, msg := f.do(user, st.Method, target, ct, body)
+					assert.Equal(t, want, got, "%s as %s: %s", st.Call, user, msg)
+				}
+			}
+		})
+	}
+}
+
+// FuzzAuthorize: any request, however malformed, is answered with a
+// decision or a clear error, never a panic, and never lets a non-admin
+// through to a row that needs a resource it cannot read.
+func FuzzAuthorize(f *testing.F) {
+	fx := newFixture(&testing.T{})
+	for _, s := range []struct{ m, p, q, b string }{
+		{"GET", "/api/2.0/mlflow/runs/get", "run_id=" + recordedRun, ""},
+		{"POST", "/api/2.0/mlflow/runs/log-batch", "", `{"run_id":"` + otherTeamRun + `"}`},
+		{"DELETE", "/api/2.0/mlflow/registered-models/delete", "name=churn-model", `{"name":"x"}`},
+		{"POST", "/api/2.0/mlflow/runs/search", "", `{"experiment_ids":["1","2"]}`},
+		{"GET", "/api/2.0/mlflow-artifacts/artifacts/2/x", "", ""},
+	} {
+		f.Add(s.m, s.p, s.q, s.b)
+	}
+	f.Fuzz(func(t *testing.T, method, path, query, body string) {
+		u := &url.URL{Path: path, RawQuery: query}
+		r, err := http.NewRequest(method, "http://gw"+u.RequestURI(), strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		r.Header.Set("Content-Type", "application/json")
+		r = r.WithContext(auth.NewContext(r.Context(), &auth.Identity{Username: "dave"}))
+		err = fx.a.Authorize(r)
+		if err == nil {
+			// dave has no grant: only rows needing no resource let him on,
+			// or ids MLflow does not know (its own 404).
+			canon, cerr := auth.CanonicalPath(r.URL.EscapedPath())
+			if cerr != nil {
+				t.Fatalf("%s %q passed with a non-canonical path", method, path)
+			}
+			if _, ok := fx.a.router.Classify(method, canon); !ok {
+				t.Fatalf("%s %q: no row, yet a non-admin passed", method, path)
+			}
+			return
+		}
+		var e *auth.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("%s %q: not an auth.Error: %v", method, path, err)
+		}
+		switch e.Status {
+		case 400, 403, 404, 503:
+		default:
+			t.Fatalf("%s %q: status %d", method, path, e.Status)
+		}
+	})
+}

@@ -115,6 +115,9 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q[k] = v[0]
 	}
 	rec, ok := d.find(r.Method, r.URL.Path, q)
+	if !ok && r.URL.Path == "/api/2.0/mlflow/experiments/get-by-name" {
+		rec, ok = d.byName(r.URL.Query().Get("experiment_name"))
+	}
 	if !ok {
 		rec, ok = d.missing(r.URL.Path)
 	}
@@ -129,6 +132,22 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(rec.Response)
+}
+
+// byName answers get-by-name with a recorded experiments/get answer of
+// that name (MLflow returns the same experiment object for both).
+func (d *double) byName(name string) (recording, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for k, r := range d.byKey {
+		if !strings.HasPrefix(k, "GET /api/2.0/mlflow/experiments/get?") || r.Status != http.StatusOK {
+			continue
+		}
+		if exp, ok := r.Response.(map[string]any)["experiment"].(map[string]any); ok && exp["name"] == name {
+			return r, true
+		}
+	}
+	return recording{}, false
 }
 
 // addRun records a run in another experiment, made from a recorded run.
