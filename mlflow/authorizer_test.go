@@ -23,10 +23,12 @@ import (
 )
 
 const (
-	recordedRun   = "3b35c14ae2464b039961243607420876" // experiment 1 in the recording
-	otherTeamRun  = "0123456789abcdef0123456789abcdef" // experiment 2, made from it
-	recordedTrace = "tr-4b2f7df00b9b0525a4e9af7f404b0df1"
-	recordedModel = "m-7ae5e6f84c2949e09c1291a599a8e190"
+	recordedRun    = "3b35c14ae2464b039961243607420876" // experiment 1 in the recording
+	otherTeamRun   = "0123456789abcdef0123456789abcdef" // experiment 2, made from it
+	recordedTrace  = "tr-4b2f7df00b9b0525a4e9af7f404b0df1"
+	recordedModel  = "m-7ae5e6f84c2949e09c1291a599a8e190"
+	otherTeamTrace = "tr-0123456789abcdef0123456789abcdef" // experiment 2
+	otherTeamModel = "m-0123456789abcdef0123456789abcdef"  // experiment 2
 )
 
 type fixture struct {

@@ -168,3 +168,29 @@ func (d *double) addRun(runID, experimentID string) {
 }
 
 func (d *double) url() string { return d.srv.URL }
+
+// addTrace and addLoggedModel record resources in another experiment,
+// made from the recorded ones.
+func (d *double) addTrace(id, experimentID string) {
+	d.clone("GET /api/3.0/mlflow/traces/"+recordedTrace+"?", recordedTrace, id, experimentID,
+		"GET /api/3.0/mlflow/traces/"+id+"?")
+}
+
+func (d *double) addLoggedModel(id, experimentID string) {
+	d.clone("GET /api/2.0/mlflow/logged-models/"+recordedModel+"?", recordedModel, id, experimentID,
+		"GET /api/2.0/mlflow/logged-models/"+id+"?")
+}
+
+func (d *double) clone(fromKey, fromID, id, experimentID, toKey string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	base, ok := d.byKey[fromKey]
+	require.True(d.t, ok, fromKey)
+	b, _ := json.Marshal(base.Response)
+	s := strings.ReplaceAll(string(b), fromID, id)
+	s = strings.Replace(s, `"experiment_id":"1"`, `"experiment_id":"`+experimentID+`"`, 1)
+	var resp any
+	require.NoError(d.t, json.Unmarshal([]byte(s), &resp))
+	base.Response = resp
+	d.byKey[toKey] = base
+}

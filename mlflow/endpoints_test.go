@@ -26,6 +26,7 @@ type specRow struct {
 	Resource            string   `json:"resource"`
 	Required            string   `json:"required"`
 	GatewayRequired     string   `json:"gateway_required"`
+	GatewayNote         string   `json:"gateway_note"`
 	IDSource            string   `json:"id_source"`
 }
 
