@@ -30,6 +30,7 @@ type Lookups interface {
 	TraceExperiment(ctx context.Context, traceID string) (string, error)
 	ExperimentByName(ctx context.Context, name string) (string, error)
 	ExperimentName(ctx context.Context, id string) (string, error)
+	ModelIsPrompt(ctx context.Context, name string) (bool, error)
 }
 
 // Config configures an Authorizer.
@@ -450,6 +451,15 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 	case refModel:
 		if v == "" {
 			return permission.Resource{}, fmt.Errorf("%w: empty model name", ErrBadID)
+		}
+		// MLflow keeps prompts as registered models; the gateway decides a
+		// prompt by prompt grants and rules first.
+		prompt, err := a.cfg.Lookups.ModelIsPrompt(ctx, v)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return permission.Resource{}, err
+		}
+		if prompt {
+			return permission.Resource{Kind: permission.Prompt, ID: v}, nil
 		}
 		return permission.Resource{Kind: permission.RegisteredModel, ID: v}, nil
 	case refGatewayEndpoint:

@@ -223,6 +223,56 @@ func TestAuthorizeReferences(t *testing.T) {
 	assert.Equal(t, 200, first(f.do("alice", "GET", "/api/3.0/mlflow/traces/get?trace_id="+recordedTrace, "", "")))
 }
 
+// A prompt is decided by its prompt grants first (the recorded
+// summarize-prompt is a registered model tagged mlflow.prompt.is_prompt).
+func TestAuthorizePrompts(t *testing.T) {
+	f := newFixture(t)
+	e := f.a.cfg.Engine.(*permission.Engine)
+	require.NoError(t, e.Apply(0,
+		permission.PutGrant{Grant: permission.Grant{Resource: permission.Resource{Kind: permission.Prompt, ID: "summarize-prompt"}, Principal: permission.ForUser("dave"), Level: permission.Read}},
+		permission.PutGrant{Grant: permission.Grant{Resource: permission.Resource{Kind: permission.RegisteredModel, ID: "summarize-prompt"}, Principal: permission.ForUser("carol"), Level: permission.Edit}},
+		permission.PutGrant{Grant: permission.Grant{Resource: permission.Resource{Kind: permission.Prompt, ID: "churn-model"}, Principal: permission.ForUser("dave"), Level: permission.Manage}},
+	))
+	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/2.0/mlflow/registered-models/get?name=summarize-prompt", "", "")), "a prompt grant")
+	assert.Equal(t, 403, first(f.do("dave", "PATCH", "/api/2.0/mlflow/registered-models/update", "application/json", `{"name":"summarize-prompt","description":"x"}`)), "READ on the prompt")
+	assert.Equal(t, 200, first(f.do("carol", "PATCH", "/api/2.0/mlflow/registered-models/update", "application/json", `{"name":"summarize-prompt","description":"x"}`)),
+		"no prompt grant: the registered-model grant of the same name, as MLflow's admin API grants on prompts")
+	assert.Equal(t, 403, first(f.do("dave", "GET", "/api/2.0/mlflow/registered-models/get?name=churn-model", "", "")), "a prompt grant does not open a model")
+	calls := f.d.calls.Load()
+	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/2.0/mlflow/registered-models/get?name=summarize-prompt", "", "")))
+	assert.Equal(t, calls, f.d.calls.Load(), "the prompt's kind is remembered")
+}
+
+// Bypass attempts of the issue not covered above.
+func TestBypassAttempts(t *testing.T) {
+	f := newFixture(t)
+	// querystring_parser's list forms name every experiment.
+	assert.Equal(t, 200, first(f.do("alice", "GET", "/api/2.0/mlflow/traces?experiment_ids[0]=1", "", "")))
+	assert.Equal(t, 403, first(f.do("alice", "GET", "/api/2.0/mlflow/traces?experiment_ids[0]=1&experiment_ids[1]=2", "", "")))
+	assert.Equal(t, 400, first(f.do("alice", "GET", "/api/2.0/mlflow/traces?experiment_ids[]=1&experimentIds=2", "", "")), "two spellings: refused")
+
+	// A rename around RESTRICT_RESOURCE_CREATION: bob manages experiment 2
+	// but no rule lets him name anything "prod/...".
+	data := &permission.Data{
+		Users:  []permission.User{{Name: "bob", Active: true}},
+		Grants: []permission.Grant{{Resource: permission.Resource{Kind: permission.Experiment, ID: "2"}, Principal: permission.ForUser("bob"), Level: permission.Manage}},
+		Rules:  []permission.Rule{{ID: 1, Kind: permission.Experiment, Principal: permission.ForUser("bob"), Pattern: "^bob/", Level: permission.Edit}},
+	}
+	e, err := permission.NewEngine(context.Background(), permission.LoaderFunc(func(context.Context) (*permission.Data, error) { return data, nil }),
+		permission.Config{RestrictCreation: true})
+	require.NoError(t, err)
+	a, err := NewAuthorizer(Config{Engine: e, Lookups: f.up, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	f.d.addExperiment("2", "team-b/churn") // with experiment rules, names are looked up
+	g := &fixture{a: a, d: f.d, up: f.up}
+	code, body := g.do("bob", "POST", "/api/2.0/mlflow/experiments/update", "application/json", `{"experiment_id":"2","new_name":"prod/churn"}`)
+	assert.Equal(t, 403, code, body)
+	assert.Contains(t, body, "Renaming to prod/churn needs EDIT")
+	assert.Equal(t, 200, first(g.do("bob", "POST", "/api/2.0/mlflow/experiments/update", "application/json", `{"experiment_id":"2","new_name":"bob/churn"}`)))
+	assert.Equal(t, 200, first(f.do("bob", "POST", "/api/2.0/mlflow/experiments/update", "application/json", `{"experiment_id":"2","new_name":"prod/churn"}`)),
+		"without the restriction anyone who may update may rename")
+}
+
 func TestAuthorizeOtherRows(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", "", "X-MLFLOW-WORKSPACE", "team-a")

@@ -96,6 +96,7 @@ func (d *double) missing(path string) (recording, bool) {
 		{"/api/2.0/mlflow/experiments/get", "GET", "/api/2.0/mlflow/experiments/get", map[string]any{"experiment_id": "999999"}},
 		{"/api/2.0/mlflow/logged-models/", "GET", "/api/2.0/mlflow/logged-models/m-00000000000000000000000000000000", nil},
 		{"/api/3.0/mlflow/traces/", "GET", "/api/3.0/mlflow/traces/tr-00000000000000000000000000000000", nil},
+		{"/api/2.0/mlflow/registered-models/get", "GET", "/api/2.0/mlflow/registered-models/get", map[string]any{"name": "nope"}},
 	} {
 		if strings.HasPrefix(path, probe.prefix) {
 			return d.find(probe.method, probe.path, probe.q)
@@ -193,4 +194,19 @@ func (d *double) clone(fromKey, fromID, id, experimentID, toKey string) {
 	require.NoError(d.t, json.Unmarshal([]byte(s), &resp))
 	base.Response = resp
 	d.byKey[toKey] = base
+}
+
+// addExperiment records an experiment, made from the recorded experiment 1.
+func (d *double) addExperiment(id, name string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	base, ok := d.byKey["GET /api/2.0/mlflow/experiments/get?experiment_id=1"]
+	require.True(d.t, ok)
+	b, _ := json.Marshal(base.Response)
+	s := strings.Replace(string(b), `"experiment_id":"1"`, `"experiment_id":"`+id+`"`, 1)
+	s = strings.Replace(s, `"name":"team-a/churn"`, `"name":"`+name+`"`, 1)
+	var resp any
+	require.NoError(d.t, json.Unmarshal([]byte(s), &resp))
+	base.Response = resp
+	d.byKey["GET /api/2.0/mlflow/experiments/get?experiment_id="+id] = base
 }

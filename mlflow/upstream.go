@@ -328,3 +328,36 @@ func (u *Upstream) ExperimentName(ctx context.Context, id string) (string, error
 		return r.Experiment.Name, nil
 	})
 }
+
+// ModelIsPrompt reports whether the registered model named name is a
+// prompt (tagged mlflow.prompt.is_prompt): a prompt is decided by prompt
+// grants and rules first.
+func (u *Upstream) ModelIsPrompt(ctx context.Context, name string) (bool, error) {
+	if name == "" {
+		return false, fmt.Errorf("%w: empty model name", ErrBadID)
+	}
+	v, err := u.lookup(ctx, "model-kind", name, u.cfg.TTL, func(ctx context.Context) (string, error) {
+		var r struct {
+			Model struct {
+				Name string `json:"name"`
+				Tags []struct {
+					Key   string `json:"key"`
+					Value string `json:"value"`
+				} `json:"tags"`
+			} `json:"registered_model"`
+		}
+		if err := u.get(ctx, "/api/2.0/mlflow/registered-models/get", url.Values{"name": {name}}, &r); err != nil {
+			return "", err
+		}
+		if r.Model.Name != name {
+			return "", fmt.Errorf("%w: registered-models/get answered for another model", ErrUnavailable)
+		}
+		for _, t := range r.Model.Tags {
+			if t.Key == promptTag && strings.EqualFold(t.Value, "true") {
+				return "prompt", nil
+			}
+		}
+		return "model", nil
+	})
+	return v == "prompt", err
+}
