@@ -462,12 +462,19 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 			return permission.Resource{Kind: permission.Prompt, ID: v}, nil
 		}
 		return permission.Resource{Kind: permission.RegisteredModel, ID: v}, nil
-	case refGatewayEndpoint:
-		return permission.Resource{Kind: permission.GatewayEndpoint, ID: v}, nil
-	case refGatewaySecret:
-		return permission.Resource{Kind: permission.GatewaySecret, ID: v}, nil
-	case refGatewayModelDefinition:
-		return permission.Resource{Kind: permission.GatewayModelDefinition, ID: v}, nil
+	case refGatewayEndpoint, refGatewaySecret, refGatewayModelDefinition:
+		k := map[refKind]permission.Kind{refGatewayEndpoint: permission.GatewayEndpoint, refGatewaySecret: permission.GatewaySecret,
+			refGatewayModelDefinition: permission.GatewayModelDefinition}[kind]
+		if snap.HasRules(k) {
+			// Regex rules match a gateway object's name, which is not
+			// looked up yet: deciding on the id alone could skip a rule
+			// that denies. Admins only until then.
+			return permission.Resource{}, errNeedsName
+		}
+		if v == "" {
+			return permission.Resource{}, fmt.Errorf("%w: empty %s id", ErrBadID, k)
+		}
+		return permission.Resource{Kind: k, ID: v}, nil
 	}
 	return permission.Resource{}, fmt.Errorf("%w: unknown reference", ErrBadID)
 }
@@ -491,3 +498,6 @@ func (a *Authorizer) sourceResource(ctx context.Context, src string, snap *permi
 
 // errNoResource: the value names nothing decided on; skipped.
 var errNoResource = errors.New("mlflow: names no resource")
+
+// errNeedsName: the decision needs a name the gateway cannot look up yet.
+var errNeedsName = auth.PermissionDenied("")

@@ -273,6 +273,21 @@ func TestBypassAttempts(t *testing.T) {
 		"without the restriction anyone who may update may rename")
 }
 
+func TestGatewayObjects(t *testing.T) {
+	f := newFixture(t)
+	e := f.a.cfg.Engine.(*permission.Engine)
+	require.NoError(t, e.Apply(0, permission.PutGrant{Grant: permission.Grant{
+		Resource: permission.Resource{Kind: permission.GatewayEndpoint, ID: "ep-1"}, Principal: permission.ForUser("dave"), Level: permission.Use}}))
+	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")))
+	assert.Equal(t, 403, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/endpoints/update", "application/json", `{"endpoint_id":"ep-1"}`)))
+	// A regex rule on endpoint names: the name is not looked up yet, so
+	// non-admins are refused rather than decided on the id alone.
+	require.NoError(t, e.Apply(0, permission.PutRule{Rule: permission.Rule{ID: 9, Kind: permission.GatewayEndpoint,
+		Principal: permission.ForUser("dave"), Pattern: "^chat-", Level: permission.NoPermissions}}))
+	assert.Equal(t, 403, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")))
+	assert.Equal(t, 200, first(f.do("root", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")))
+}
+
 func TestAuthorizeOtherRows(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", "", "X-MLFLOW-WORKSPACE", "team-a")
