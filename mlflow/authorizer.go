@@ -31,6 +31,7 @@ type Lookups interface {
 	ExperimentByName(ctx context.Context, name string) (string, error)
 	ExperimentName(ctx context.Context, id string) (string, error)
 	ModelIsPrompt(ctx context.Context, name string) (bool, error)
+	DatasetExperiments(ctx context.Context, datasetID string) ([]string, error)
 }
 
 // Config configures an Authorizer.
@@ -391,6 +392,28 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 		if err != nil {
 			return nil, 0, err
 		}
+		if rf.kind == refDataset {
+			for _, v := range vals {
+				exps, err := a.cfg.Lookups.DatasetExperiments(ctx, v)
+				switch {
+				case errors.Is(err, ErrNotFound):
+					notFound++
+					continue
+				case err != nil:
+					return nil, 0, err
+				case len(exps) == 0:
+					return nil, 0, errNeedsName // linked to no experiment: admins only
+				}
+				for _, id := range exps {
+					res, err := a.resource(ctx, refExperiment, id, snap)
+					if err != nil {
+						return nil, 0, err
+					}
+					out = append(out, target{res: res, reference: rf.reference})
+				}
+			}
+			continue
+		}
 		for _, v := range vals {
 			res, err := a.resource(ctx, rf.kind, v, snap)
 			switch {
@@ -499,5 +522,7 @@ func (a *Authorizer) sourceResource(ctx context.Context, src string, snap *permi
 // errNoResource: the value names nothing decided on; skipped.
 var errNoResource = errors.New("mlflow: names no resource")
 
-// errNeedsName: the decision needs a name the gateway cannot look up yet.
+// errNeedsName: the decision needs what the gateway cannot look up yet
+// (a gateway object's name), or the resource belongs to no experiment: the
+// answer is admins only.
 var errNeedsName = auth.PermissionDenied("")

@@ -288,6 +288,17 @@ func TestGatewayObjects(t *testing.T) {
 	assert.Equal(t, 200, first(f.do("root", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")))
 }
 
+func TestDatasets(t *testing.T) {
+	f := newFixture(t)
+	assert.Equal(t, 200, first(f.do("alice", "GET", "/api/3.0/mlflow/datasets/d-1", "", "")), "linked to experiment 1")
+	assert.Equal(t, 403, first(f.do("alice", "GET", "/api/3.0/mlflow/datasets/d-12/records", "", "")), "linked to 1 and 2: every one")
+	assert.Equal(t, 403, first(f.do("alice", "DELETE", "/api/3.0/mlflow/datasets/d-1", "", "")), "update needed")
+	assert.Equal(t, 403, first(f.do("alice", "GET", "/api/3.0/mlflow/datasets/d-0", "", "")), "linked to none: admins only")
+	assert.Equal(t, 200, first(f.do("root", "GET", "/api/3.0/mlflow/datasets/d-0", "", "")))
+	assert.Equal(t, 200, first(f.do("alice", "GET", "/api/3.0/mlflow/datasets/d-404", "", "")), "MLflow's own 404")
+	assert.Equal(t, 400, first(f.do("alice", "GET", "/api/3.0/mlflow/datasets/d%20x", "", "")), "a malformed id")
+}
+
 func TestAuthorizeOtherRows(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", "", "X-MLFLOW-WORKSPACE", "team-a")

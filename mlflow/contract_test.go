@@ -25,16 +25,6 @@ import (
 var pendingRows = map[string]bool{
 	"POST /api/3.0/mlflow/traces":                                              true, // experiment in trace.trace_info.trace_location
 	"POST /api/2.0/mlflow/traces/link-prompts":                                 true,
-	"GET /api/3.0/mlflow/datasets/<dataset_id>":                                true, // dataset -> experiment-ids lookup
-	"DELETE /api/3.0/mlflow/datasets/<dataset_id>":                             true,
-	"PATCH /api/3.0/mlflow/datasets/<dataset_id>/tags":                         true,
-	"DELETE /api/3.0/mlflow/datasets/<dataset_id>/tags/<key>":                  true,
-	"POST /api/3.0/mlflow/datasets/<dataset_id>/records":                       true,
-	"GET /api/3.0/mlflow/datasets/<dataset_id>/experiment-ids":                 true,
-	"GET /api/3.0/mlflow/datasets/<dataset_id>/records":                        true,
-	"DELETE /api/3.0/mlflow/datasets/<dataset_id>/records":                     true,
-	"POST /api/3.0/mlflow/datasets/<dataset_id>/add-experiments":               true,
-	"POST /api/3.0/mlflow/datasets/<dataset_id>/remove-experiments":            true,
 	"POST /api/3.0/mlflow/gateway/endpoints/create":                            true, // referenced model definitions
 	"GET /api/3.0/mlflow/prompt-optimization/jobs/<job_id>":                    true, // job -> experiment lookup
 	"POST /api/3.0/mlflow/prompt-optimization/jobs/<job_id>/cancel":            true,
@@ -69,6 +59,8 @@ func pairFor(row specRow) resourcePair {
 	src, res := row.IDSource, row.Resource
 	expGrant := permission.Resource{Kind: permission.Experiment, ID: "1"}
 	switch {
+	case strings.Contains(row.Path, "<dataset_id>"):
+		return resourcePair{kind: "dataset", granted: "d-1", decoy: "d-2", grant: expGrant}
 	case strings.Contains(src, "artifact path"), strings.Contains(row.GatewayNote, "artifact path"):
 		return resourcePair{kind: "artifact", granted: "1/" + recordedRun + "/artifacts/model", decoy: "2/" + otherTeamRun + "/artifacts/model", grant: expGrant}
 	case strings.HasPrefix(res, "scorer") && strings.Contains(src, "experiment_id + name"):
@@ -150,7 +142,7 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 	var header http.Header = http.Header{}
 
 	granted, decoy := p.granted, p.decoy
-	pathParam := param.FindString(path) != "" && (strings.Contains(row.IDSource, "URL path") || p.kind == "artifact" && strings.Contains(path, "<path:") || strings.Contains(path, "/traces/<"))
+	pathParam := param.FindString(path) != "" && (strings.Contains(row.IDSource, "URL path") || p.kind == "artifact" && strings.Contains(path, "<path:") || p.kind == "dataset" || strings.Contains(path, "/traces/<"))
 	switch {
 	case p.kind == "scorer":
 		if method == "GET" {

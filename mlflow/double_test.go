@@ -115,6 +115,10 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range r.URL.Query() {
 		q[k] = v[0]
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/3.0/mlflow/datasets/") && strings.HasSuffix(r.URL.Path, "/experiment-ids") {
+		d.dataset(w, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/3.0/mlflow/datasets/"), "/experiment-ids"))
+		return
+	}
 	rec, ok := d.find(r.Method, r.URL.Path, q)
 	if !ok && r.URL.Path == "/api/2.0/mlflow/experiments/get-by-name" {
 		rec, ok = d.byName(r.URL.Query().Get("experiment_name"))
@@ -209,4 +213,19 @@ func (d *double) addExperiment(id, name string) {
 	require.NoError(d.t, json.Unmarshal([]byte(s), &resp))
 	base.Response = resp
 	d.byKey["GET /api/2.0/mlflow/experiments/get?experiment_id="+id] = base
+}
+
+// dataset answers datasets/<id>/experiment-ids. No recording has it: the
+// shape is from spec (GetDatasetExperimentIds.Response: experiment_ids),
+// the 404 as MLflow's other lookups answer it.
+func (d *double) dataset(w http.ResponseWriter, id string) {
+	links := map[string][]string{"d-1": {"1"}, "d-2": {"2"}, "d-12": {"1", "2"}, "d-0": {}}
+	exps, ok := links[id]
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Dataset '%s' not found"}`, id)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"experiment_ids": exps})
 }

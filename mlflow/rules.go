@@ -17,6 +17,7 @@ const (
 	refGatewaySecret
 	refGatewayModelDefinition
 	refArtifactPath // "<experiment id>/..." of the artifact proxy
+	refDataset      // an evaluation dataset: decided on every experiment it is linked to
 	refSource       // a model version's source: runs:/<run>/..., models:/<logged model>, mlflow-artifacts:/<experiment>/...
 )
 
@@ -143,6 +144,9 @@ func ruleFor(ep *Endpoint) ([]ref, bool) {
 		return []ref{{kind: refExperiment, place: inHeader, names: []string{"X-Mlflow-Experiment-Id"}}}, true
 	}
 	// Rows the contract leaves to gateway_required: traces named in the path.
+	if strings.Contains(ep.Path, "/datasets/<dataset_id>") {
+		return []ref{{kind: refDataset, place: inPath, names: []string{"dataset_id"}}}, true
+	}
 	if strings.Contains(ep.Path, "/traces/<trace_id>") {
 		return []ref{{kind: refTrace, place: inPath, names: []string{"trace_id"}}}, true
 	}

@@ -361,3 +361,39 @@ func (u *Upstream) ModelIsPrompt(ctx context.Context, name string) (bool, error)
 	})
 	return v == "prompt", err
 }
+
+// DatasetExperiments returns the experiments an evaluation dataset is
+// linked to (datasets/<id>/experiment-ids).
+func (u *Upstream) DatasetExperiments(ctx context.Context, datasetID string) ([]string, error) {
+	if !validOpaqueID(datasetID) {
+		return nil, fmt.Errorf("%w: dataset id %q", ErrBadID, datasetID)
+	}
+	v, err := u.lookup(ctx, "dataset", datasetID, u.cfg.TTL, func(ctx context.Context) (string, error) {
+		var r struct {
+			ExperimentIDs []string `json:"experiment_ids"`
+		}
+		if err := u.get(ctx, "/api/3.0/mlflow/datasets/"+url.PathEscape(datasetID)+"/experiment-ids", nil, &r); err != nil {
+			return "", err
+		}
+		return strings.Join(r.ExperimentIDs, ","), nil
+	})
+	if err != nil || v == "" {
+		return nil, err
+	}
+	return strings.Split(v, ","), nil
+}
+
+// validOpaqueID accepts the ids MLflow mints for datasets and jobs:
+// letters, digits, '-' and '_', at most 64 characters.
+func validOpaqueID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
