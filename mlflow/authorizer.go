@@ -262,6 +262,13 @@ func (a *Authorizer) values(r *http.Request, m *Match, rf ref, fields *Fields, f
 			if fieldsErr != nil {
 				return nil, fieldsErr
 			}
+			if len(rf.path) > 0 {
+				var err error
+				if vs, err = fields.Nested(append([]string{name}, rf.path...)...); err != nil {
+					return nil, err
+				}
+				break
+			}
 			if rf.many {
 				var err error
 				if vs, err = fields.Strings(name); err != nil {
@@ -280,7 +287,7 @@ func (a *Authorizer) values(r *http.Request, m *Match, rf ref, fields *Fields, f
 		if len(vs) == 0 {
 			continue
 		}
-		if !rf.many && len(vs) > 1 {
+		if !rf.many && len(rf.path) == 0 && len(vs) > 1 {
 			return nil, badRequest("parameter %q given more than once", name)
 		}
 		if out != nil {
@@ -391,6 +398,9 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 		vals, err := a.values(r, m, rf, &fields, fieldsErr)
 		if err != nil {
 			return nil, 0, err
+		}
+		if rf.required && len(vals) == 0 {
+			return nil, 0, auth.PermissionDenied("This request must name the resource it acts on")
 		}
 		if rf.kind == refDataset {
 			for _, v := range vals {

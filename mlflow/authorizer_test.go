@@ -299,6 +299,24 @@ func TestDatasets(t *testing.T) {
 	assert.Equal(t, 400, first(f.do("alice", "GET", "/api/3.0/mlflow/datasets/d%20x", "", "")), "a malformed id")
 }
 
+func TestNestedIDs(t *testing.T) {
+	f := newFixture(t)
+	trace := func(exp string) string {
+		return `{"trace":{"trace_info":{"trace_location":{"type":"MLFLOW_EXPERIMENT","mlflow_experiment":{"experiment_id":"` + exp + `"}}}}}`
+	}
+	assert.Equal(t, 200, first(f.do("carol", "POST", "/api/3.0/mlflow/traces", "application/json", trace("1"))))
+	assert.Equal(t, 403, first(f.do("carol", "POST", "/api/3.0/mlflow/traces", "application/json", trace("2"))))
+	assert.Equal(t, 403, first(f.do("carol", "POST", "/api/3.0/mlflow/traces", "application/json", `{"trace":{"trace_info":{"trace_location":{"type":"UC_SCHEMA"}}}}`)),
+		"a trace in no experiment: anything else is denied")
+	assert.Equal(t, 400, first(f.do("carol", "POST", "/api/3.0/mlflow/traces", "application/json",
+		`{"trace":{"trace_info":{"trace_location":{"mlflow_experiment":{"experiment_id":"1","experimentId":"2"}}}}}`)), "ambiguity at depth")
+	e := f.a.cfg.Engine.(*permission.Engine)
+	require.NoError(t, e.Apply(0, permission.PutGrant{Grant: permission.Grant{
+		Resource: permission.Resource{Kind: permission.GatewayModelDefinition, ID: "md-1"}, Principal: permission.ForUser("dave"), Level: permission.Use}}))
+	assert.Equal(t, 200, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/endpoints/create", "application/json", `{"name":"chat","model_configs":[{"model_definition_id":"md-1"}]}`)))
+	assert.Equal(t, 403, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/endpoints/create", "application/json", `{"name":"chat","model_configs":[{"model_definition_id":"md-1"},{"model_definition_id":"md-2"}]}`)))
+}
+
 func TestAuthorizeOtherRows(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", "", "X-MLFLOW-WORKSPACE", "team-a")

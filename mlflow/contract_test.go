@@ -23,9 +23,7 @@ import (
 // holds them to that, and fails when one gains a rule without leaving
 // this list.
 var pendingRows = map[string]bool{
-	"POST /api/3.0/mlflow/traces":                                              true, // experiment in trace.trace_info.trace_location
 	"POST /api/2.0/mlflow/traces/link-prompts":                                 true,
-	"POST /api/3.0/mlflow/gateway/endpoints/create":                            true, // referenced model definitions
 	"GET /api/3.0/mlflow/prompt-optimization/jobs/<job_id>":                    true, // job -> experiment lookup
 	"POST /api/3.0/mlflow/prompt-optimization/jobs/<job_id>/cancel":            true,
 	"DELETE /api/3.0/mlflow/prompt-optimization/jobs/<job_id>":                 true,
@@ -75,6 +73,8 @@ func pairFor(row specRow) resourcePair {
 	case strings.Contains(src, "run_id") || strings.Contains(src, "run_ids") || strings.HasPrefix(res, "run") || strings.Contains(row.GatewayNote, "run_id") ||
 		strings.Contains(row.Path, "log-inputs") || strings.Contains(row.Path, "runs/outputs") || strings.Contains(row.Path, "presigned-upload-url") || strings.Contains(row.Path, "link-to-run"):
 		return resourcePair{kind: "run", granted: recordedRun, decoy: otherTeamRun, grant: expGrant}
+	case strings.Contains(src, "model_definition_id"):
+		return resourcePair{kind: "gateway_model_definition", granted: "md-1", decoy: "md-2", grant: permission.Resource{Kind: permission.GatewayModelDefinition, ID: "md-1"}}
 	case strings.HasPrefix(src, "secret_id"):
 		return resourcePair{kind: "gateway_secret", granted: "sec-1", decoy: "sec-2", grant: permission.Resource{Kind: permission.GatewaySecret, ID: "sec-1"}}
 	case strings.HasPrefix(res, "registered_model"):
@@ -144,6 +144,15 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 	granted, decoy := p.granted, p.decoy
 	pathParam := param.FindString(path) != "" && (strings.Contains(row.IDSource, "URL path") || p.kind == "artifact" && strings.Contains(path, "<path:") || p.kind == "dataset" || strings.Contains(path, "/traces/<"))
 	switch {
+	case row.Method == "POST" && row.Path == "/api/3.0/mlflow/traces":
+		body["trace"] = map[string]any{"trace_info": map[string]any{"trace_location": map[string]any{
+			"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": map[string]any{"experiment_id": granted}}}}
+		query.Set("experiment_id", decoy)
+		body["experiment_id"] = decoy
+	case row.Path == "/api/3.0/mlflow/gateway/endpoints/create":
+		body["model_configs"] = []any{map[string]any{"model_definition_id": granted}}
+		body["model_definition_id"] = decoy
+		query.Set("model_definition_id", decoy)
 	case p.kind == "scorer":
 		if method == "GET" {
 			query.Set("experiment_id", p.scorerGranted[0])

@@ -360,3 +360,57 @@ func skipValue(b []byte, i int) int {
 	}
 	return i
 }
+
+// Nested returns the values at a path of nested fields: path[0] is a
+// field of f, each next element a field of the object found (a list is
+// walked element by element), the last a string or number. Keys are exact
+// at every level, as at the top.
+func (f Fields) Nested(path ...string) ([]string, error) {
+	fl, ok, err := f.lookup(path[0])
+	if !ok || err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range fl.values {
+		vs, err := nested(v, path[1:], path[0])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	return out, nil
+}
+
+func nested(v json.RawMessage, path []string, at string) ([]string, error) {
+	v = bytes.TrimSpace(v)
+	if len(v) > 0 && v[0] == '[' {
+		var list []json.RawMessage
+		if err := json.Unmarshal(v, &list); err != nil {
+			return nil, badRequest("parameter %q: %v", at, err)
+		}
+		var out []string
+		for _, e := range list {
+			vs, err := nested(e, path, at)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, vs...)
+		}
+		return out, nil
+	}
+	if len(path) == 0 {
+		s, err := scalar(v)
+		if err != nil {
+			return nil, badRequest("parameter %q: %v", at, err)
+		}
+		return []string{s}, nil
+	}
+	if len(v) == 0 || v[0] != '{' {
+		return nil, badRequest("parameter %q must be an object", at)
+	}
+	inner := Fields{m: map[string]field{}}
+	if err := readJSON(&inner, v); err != nil {
+		return nil, err
+	}
+	return inner.Nested(path...)
+}

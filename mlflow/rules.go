@@ -43,6 +43,11 @@ type ref struct {
 	// reference: the id is another resource the request points at, which
 	// needs only READ (a trace linked to a run), whatever the row needs.
 	reference bool
+	// path reaches into nested objects and lists below names[0].
+	path []string
+	// required: without this id the request is refused (where MLflow would
+	// act without one).
+	required bool
 }
 
 // byPath are the rules of rows whose contract leaves the id to
@@ -73,6 +78,12 @@ var byPath = map[string][]ref{
 	"/api/3.0/mlflow/scorers/online-config":                    {{kind: refExperiment, names: []string{"experiment_id"}}},
 	"/ajax-api/3.0/mlflow/scorers/online-configs":              {{kind: refExperiment, names: []string{"experiment_id"}}},
 	"/ajax-api/3.0/mlflow/scorers/online-config":               {{kind: refExperiment, names: []string{"experiment_id"}}},
+	// Trace creation: the experiment inside the trace's location.
+	"/api/3.0/mlflow/traces": {{kind: refExperiment, names: []string{"trace"},
+		path: []string{"trace_info", "trace_location", "mlflow_experiment", "experiment_id"}, required: true}},
+	// A new gateway endpoint needs USE on every model definition it uses.
+	"/api/3.0/mlflow/gateway/endpoints/create": {{kind: refGatewayModelDefinition, names: []string{"model_configs"},
+		path: []string{"model_definition_id"}, required: true}},
 	// References count: READ on what a new object points at.
 	"/api/2.0/mlflow/model-versions/create": {
 		{kind: refModel, names: []string{"name"}},
@@ -89,6 +100,9 @@ var byPath = map[string][]ref{
 // A row with a per-resource requirement and no rule is refused to
 // non-admins: the gateway does not let through what it cannot decide.
 func ruleFor(ep *Endpoint) ([]ref, bool) {
+	if ep.Path == "/api/3.0/mlflow/traces" && ep.Method != "POST" {
+		return nil, false
+	}
 	if ep.Path == "/api/2.0/mlflow/traces" {
 		if ep.Method == "POST" {
 			return []ref{{kind: refExperiment, names: []string{"experiment_id"}}}, true
