@@ -214,6 +214,20 @@ func (a *Authorizer) authorize(q *request) error {
 	if err := a.extraChecks(q, ep, subj, snap); err != nil {
 		return err
 	}
+	if ep.Path == "/ajax-api/3.0/mlflow/scorer/invoke" {
+		// Logging the scorer's assessments writes to the experiment; only
+		// running it reads.
+		need = permission.CanRead
+		if f, err := q.Fields(); err == nil {
+			logs, err := f.Bool("log_assessments")
+			if err != nil {
+				return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+			}
+			if logs {
+				need = permission.CanUpdate
+			}
+		}
+	}
 	for _, t := range resources {
 		c := need
 		if t.res.Kind == permission.RegisteredModel && promptTagChange(q, ep) {

@@ -317,6 +317,22 @@ func TestNestedIDs(t *testing.T) {
 	assert.Equal(t, 403, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/endpoints/create", "application/json", `{"name":"chat","model_configs":[{"model_definition_id":"md-1"},{"model_definition_id":"md-2"}]}`)))
 }
 
+func TestScorerInvokeAndLinkPrompts(t *testing.T) {
+	f := newFixture(t)
+	assert.Equal(t, 200, first(f.do("alice", "POST", "/ajax-api/3.0/mlflow/scorer/invoke", "application/json", `{"experiment_id":"1"}`)), "running reads")
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/ajax-api/3.0/mlflow/scorer/invoke", "application/json", `{"experiment_id":"1","log_assessments":true}`)), "logging writes")
+	assert.Equal(t, 200, first(f.do("carol", "POST", "/ajax-api/3.0/mlflow/scorer/invoke", "application/json", `{"experiment_id":"1","log_assessments":"true"}`)))
+	assert.Equal(t, 403, first(f.do("carol", "POST", "/ajax-api/3.0/mlflow/scorer/invoke", "application/json", `{"log_assessments":false}`)), "no experiment: refused")
+	assert.Equal(t, 400, first(f.do("carol", "POST", "/ajax-api/3.0/mlflow/scorer/invoke", "application/json", `{"experiment_id":"1","log_assessments":"maybe"}`)))
+
+	link := func(prompt string) string {
+		return `{"trace_id":"` + recordedTrace + `","prompt_versions":[{"name":"` + prompt + `","version":"1"}]}`
+	}
+	assert.Equal(t, 200, first(f.do("carol", "POST", "/api/2.0/mlflow/traces/link-prompts", "application/json", link("churn-model"))), "EDIT on the trace's experiment, READ on the prompt")
+	assert.Equal(t, 403, first(f.do("carol", "POST", "/api/2.0/mlflow/traces/link-prompts", "application/json", link("summarize-prompt"))), "no READ on that prompt")
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/traces/link-prompts", "application/json", link("churn-model"))), "READ only on the trace's experiment")
+}
+
 func TestAuthorizeOtherRows(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", "", "X-MLFLOW-WORKSPACE", "team-a")

@@ -23,12 +23,10 @@ import (
 // holds them to that, and fails when one gains a rule without leaving
 // this list.
 var pendingRows = map[string]bool{
-	"POST /api/2.0/mlflow/traces/link-prompts":                                 true,
 	"GET /api/3.0/mlflow/prompt-optimization/jobs/<job_id>":                    true, // job -> experiment lookup
 	"POST /api/3.0/mlflow/prompt-optimization/jobs/<job_id>/cancel":            true,
 	"DELETE /api/3.0/mlflow/prompt-optimization/jobs/<job_id>":                 true,
 	"POST /ajax-api/2.0/mlflow/gateway-proxy":                                  true,
-	"POST /ajax-api/3.0/mlflow/scorer/invoke":                                  true,
 	"POST /gateway/<endpoint_name>/mlflow/invocations":                         true, // endpoint name -> id lookup
 	"POST /gateway/mlflow/v1/chat/completions":                                 true,
 	"POST /gateway/openai/v1/chat/completions":                                 true,
@@ -149,6 +147,14 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 			"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": map[string]any{"experiment_id": granted}}}}
 		query.Set("experiment_id", decoy)
 		body["experiment_id"] = decoy
+	case row.Path == "/ajax-api/3.0/mlflow/scorer/invoke":
+		body["experiment_id"] = granted
+		body["log_assessments"] = true // the contract's update; reading alone needs READ
+		query.Set("experiment_id", decoy)
+	case row.Path == "/api/2.0/mlflow/traces/link-prompts":
+		body["trace_id"] = recordedTrace // in experiment 1, the granted one
+		body["prompt_versions"] = []any{}
+		query.Set("trace_id", otherTeamTrace)
 	case row.Path == "/api/3.0/mlflow/gateway/endpoints/create":
 		body["model_configs"] = []any{map[string]any{"model_definition_id": granted}}
 		body["model_definition_id"] = decoy

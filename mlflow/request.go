@@ -414,3 +414,22 @@ func nested(v json.RawMessage, path []string, at string) ([]string, error) {
 	}
 	return inner.Nested(path...)
 }
+
+// Bool returns a boolean field (JSON true/false, or "true"/"false" as a
+// string or in a query); false when absent.
+func (f Fields) Bool(name string) (bool, error) {
+	fl, ok, err := f.lookup(name)
+	if !ok || err != nil {
+		return false, err
+	}
+	if len(fl.values) != 1 {
+		return false, badRequest("parameter %q given more than once", name)
+	}
+	switch v := string(bytes.TrimSpace(fl.values[0])); strings.ToLower(strings.Trim(v, `"`)) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, badRequest("parameter %q must be true or false", name)
+}

@@ -84,6 +84,15 @@ var byPath = map[string][]ref{
 	// A new gateway endpoint needs USE on every model definition it uses.
 	"/api/3.0/mlflow/gateway/endpoints/create": {{kind: refGatewayModelDefinition, names: []string{"model_configs"},
 		path: []string{"model_definition_id"}, required: true}},
+	// A scorer run: on its experiment (update when it logs assessments,
+	// see needFor); without an experiment it is refused.
+	"/ajax-api/3.0/mlflow/scorer/invoke": {{kind: refExperiment, names: []string{"experiment_id"}, required: true}},
+	// Linking prompts to a trace: update on the trace's experiment, READ
+	// on every prompt named.
+	"/api/2.0/mlflow/traces/link-prompts": {
+		{kind: refTrace, names: []string{"trace_id"}, required: true},
+		{kind: refModel, names: []string{"prompt_versions"}, path: []string{"name"}, reference: true},
+	},
 	// References count: READ on what a new object points at.
 	"/api/2.0/mlflow/model-versions/create": {
 		{kind: refModel, names: []string{"name"}},
