@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/internal/usercache"
 )
 
 // Account is what the authenticator needs to know of a user.
@@ -105,7 +106,7 @@ type Authenticator struct {
 	secret  []byte
 	sem     chan struct{}
 	dummy   string
-	cache   *cache
+	cache   *usercache.Cache[[32]byte, *entry] // by a token's SHA-256 or the HMAC of username and password
 	limiter *limiter
 
 	touchMu sync.Mutex
@@ -156,7 +157,7 @@ func New(cfg Config) (*Authenticator, error) {
 		cfg: cfg, creds: cfg.Credentials, secret: secret,
 		sem:     make(chan struct{}, cfg.MaxConcurrentHashes),
 		dummy:   dummy,
-		cache:   newCache(),
+		cache:   usercache.New[[32]byte, *entry](maxEntries),
 		limiter: newLimiter(cfg.MaxFailures, cfg.FailureWindow),
 		touched: map[int64]time.Time{},
 	}, nil
@@ -176,10 +177,10 @@ func (a *Authenticator) Stats() Stats {
 
 // Forget drops everything remembered about a user: call it for every
 // change to the user (password, tokens, admin, deactivation, deletion).
-func (a *Authenticator) Forget(username string) { a.cache.forget(auth.NormalizeUsername(username)) }
+func (a *Authenticator) Forget(username string) { a.cache.Forget(auth.NormalizeUsername(username)) }
 
 // ForgetAll drops every remembered credential (after a store resync).
-func (a *Authenticator) ForgetAll() { a.cache.clear() }
+func (a *Authenticator) ForgetAll() { a.cache.Clear() }
 
 var (
 	errBadToken     = auth.Unauthenticated("Invalid access token")
@@ -234,7 +235,7 @@ func (a *Authenticator) token(ctx context.Context, username, secret string, now 
 }
 
 func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]byte, now time.Time, must bool) (*auth.Identity, error) {
-	e, ok := a.cache.get(h, now)
+	e, ok := a.cache.Get(h, now)
 	if ok {
 		a.hits.Add(1)
 	} else {
@@ -254,7 +255,7 @@ func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]
 		if t.ExpiresAt.Before(until) {
 			until = t.ExpiresAt
 		}
-		a.cache.put(h, e, until, now)
+		a.cache.Put(h, e.username, e, until, now)
 	}
 	switch {
 	case e.username != username:
@@ -275,7 +276,7 @@ func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]
 // no hashing.
 func (a *Authenticator) password(ctx context.Context, username, password string, now time.Time) (*auth.Identity, error) {
 	key := a.cacheKey(username, password)
-	if e, ok := a.cache.get(key, now); ok {
+	if e, ok := a.cache.Get(key, now); ok {
 		a.hits.Add(1)
 		return e.identity, nil
 	}
@@ -318,7 +319,7 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 			}
 		}
 	}
-	a.cache.put(key, &entry{username: acct.Username, identity: id, active: true}, now.Add(a.cfg.CacheTTL), now)
+	a.cache.Put(key, acct.Username, &entry{username: acct.Username, identity: id, active: true}, now.Add(a.cfg.CacheTTL), now)
 	return id, nil
 }
 

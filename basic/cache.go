@@ -16,64 +16,10 @@ type entry struct {
 	expires  time.Time // the token's expiry (tokens only)
 	revoked  bool
 	active   bool
-	until    time.Time // when the cache forgets it
 }
 
-// maxEntries bounds the cache: past it, it starts over.
+// maxEntries bounds the credential cache and the failure counts.
 const maxEntries = 100_000
-
-// cache maps a credential's key (a token's SHA-256, or the HMAC of a
-// username and password) to what it verified as.
-type cache struct {
-	mu     sync.RWMutex
-	m      map[[32]byte]*entry
-	byUser map[string][][32]byte
-}
-
-func newCache() *cache {
-	return &cache{m: map[[32]byte]*entry{}, byUser: map[string][][32]byte{}}
-}
-
-func (c *cache) get(k [32]byte, now time.Time) (*entry, bool) {
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.until) {
-		return nil, false
-	}
-	return e, true
-}
-
-func (c *cache) put(k [32]byte, e *entry, until, now time.Time) {
-	if !now.Before(until) {
-		return
-	}
-	e.until = until
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= maxEntries {
-		c.m, c.byUser = map[[32]byte]*entry{}, map[string][][32]byte{}
-	}
-	if _, ok := c.m[k]; !ok {
-		c.byUser[e.username] = append(c.byUser[e.username], k)
-	}
-	c.m[k] = e
-}
-
-func (c *cache) forget(username string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range c.byUser[username] {
-		delete(c.m, k)
-	}
-	delete(c.byUser, username)
-}
-
-func (c *cache) clear() {
-	c.mu.Lock()
-	c.m, c.byUser = map[[32]byte]*entry{}, map[string][][32]byte{}
-	c.mu.Unlock()
-}
 
 // limiter counts failed sign-ins per (username, client address) in fixed
 // windows.

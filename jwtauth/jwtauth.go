@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/groupdetect"
+	"github.com/mlflowauth/mlflowauth/internal/usercache"
 )
 
 // MaxTokenLength bounds a token before anything parses it.
@@ -95,7 +95,7 @@ type Config struct {
 type Authenticator struct {
 	cfg     Config
 	issuers map[string]*issuer
-	cache   *tokenCache
+	cache   *usercache.Cache[string, *auth.Identity] // verified tokens, keyed by the whole token, until they expire
 }
 
 type issuer struct {
@@ -130,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &Authenticator{cfg: cfg, issuers: map[string]*issuer{}, cache: newTokenCache()}
+	a := &Authenticator{cfg: cfg, issuers: map[string]*issuer{}, cache: usercache.New[string, *auth.Identity](100_000)}
 	for _, is := range cfg.Issuers {
 		iss, err := a.prepare(ctx, is)
 		if err != nil {
@@ -211,10 +211,10 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 
 // Forget drops the remembered tokens of a user (deactivated, deleted): the
 // change feed calls it.
-func (a *Authenticator) Forget(username string) { a.cache.forget(auth.NormalizeUsername(username)) }
+func (a *Authenticator) Forget(username string) { a.cache.Forget(auth.NormalizeUsername(username)) }
 
 // ForgetAll drops every remembered token.
-func (a *Authenticator) ForgetAll() { a.cache.clear() }
+func (a *Authenticator) ForgetAll() { a.cache.Clear() }
 
 func unauthenticated(msg string, err error) error {
 	e := auth.Unauthenticated(msg)
@@ -229,7 +229,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Identity, error) {
 	// parsing: it was checked in full when it was first verified, and a
 	// 3 KiB token costs more to scan than to look up.
 	if h := r.Header["Authorization"]; len(h) == 1 && strings.HasPrefix(h[0], "Bearer ") {
-		if id, ok := a.cache.get(h[0][len("Bearer "):], now); ok {
+		if id, ok := a.cache.Get(h[0][len("Bearer "):], now); ok {
 			return id, nil
 		}
 	}
@@ -237,7 +237,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	if id, ok := a.cache.get(tok, now); ok {
+	if id, ok := a.cache.Get(tok, now); ok {
 		return id, nil
 	}
 	id, exp, err := a.verify(r.Context(), tok, now, a.issuers, auth.MethodBearer)
@@ -247,7 +247,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Identity, error) {
 	if err := a.account(r.Context(), id); err != nil {
 		return nil, err
 	}
-	a.cache.put(tok, id, exp)
+	a.cache.Put(tok, id.Username, id, exp, now)
 	return id, nil
 }
 
@@ -401,58 +401,4 @@ func (a *Authenticator) account(ctx context.Context, id *auth.Identity) error {
 func unavailable(err error) error {
 	return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
 		Message: "The account store is unavailable; try again", RetryAfter: time.Second, Err: err}
-}
-
-// tokenCache remembers verified tokens until they expire, keyed by the
-// whole token.
-type tokenCache struct {
-	mu     sync.RWMutex
-	m      map[string]cachedToken
-	byUser map[string][]string
-}
-
-type cachedToken struct {
-	id  *auth.Identity
-	exp time.Time
-}
-
-const maxCached = 100_000
-
-func newTokenCache() *tokenCache {
-	return &tokenCache{m: map[string]cachedToken{}, byUser: map[string][]string{}}
-}
-
-func (c *tokenCache) get(tok string, now time.Time) (*auth.Identity, bool) {
-	c.mu.RLock()
-	e, ok := c.m[tok]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.exp) {
-		return nil, false
-	}
-	return e.id, true
-}
-
-func (c *tokenCache) put(tok string, id *auth.Identity, exp time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= maxCached {
-		c.m, c.byUser = map[string]cachedToken{}, map[string][]string{}
-	}
-	c.m[tok] = cachedToken{id: id, exp: exp}
-	c.byUser[id.Username] = append(c.byUser[id.Username], tok)
-}
-
-func (c *tokenCache) forget(username string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, t := range c.byUser[username] {
-		delete(c.m, t)
-	}
-	delete(c.byUser, username)
-}
-
-func (c *tokenCache) clear() {
-	c.mu.Lock()
-	c.m, c.byUser = map[string]cachedToken{}, map[string][]string{}
-	c.mu.Unlock()
 }

@@ -81,7 +81,7 @@ func (p *Proxy) Authenticate(r *http.Request) (*auth.Identity, error) {
 	}
 	tok := strings.TrimSpace(values[0])
 	now := p.a.cfg.Now()
-	if id, ok := p.a.cache.get(tok, now); ok {
+	if id, ok := p.a.cache.Get(tok, now); ok {
 		return id, nil
 	}
 	id, exp, err := p.a.verify(r.Context(), tok, now, p.iss, auth.MethodProxyAssertion)
@@ -94,7 +94,7 @@ func (p *Proxy) Authenticate(r *http.Request) (*auth.Identity, error) {
 	if err := p.a.account(r.Context(), id); err != nil {
 		return nil, err
 	}
-	p.a.cache.put(tok, id, exp)
+	p.a.cache.Put(tok, id.Username, id, exp, now)
 	return id, nil
 }
 
