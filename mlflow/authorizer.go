@@ -32,6 +32,7 @@ type Lookups interface {
 	ExperimentName(ctx context.Context, id string) (string, error)
 	ModelIsPrompt(ctx context.Context, name string) (bool, error)
 	DatasetExperiments(ctx context.Context, datasetID string) ([]string, error)
+	JobExperiment(ctx context.Context, jobID string) (string, error)
 }
 
 // Config configures an Authorizer.
@@ -206,10 +207,11 @@ func (a *Authorizer) authorize(q *request) error {
 		if notFound > 0 {
 			return nil // MLflow answers its own 404
 		}
-		if ep.Require == RequireReadAll || ep.Require == RequireUpdateAll {
-			return auth.PermissionDenied("This request must name the resources it reads")
-		}
-		return nil // no id where MLflow reads one: MLflow refuses it itself
+		// No id where the contract says MLflow reads one. MLflow 3.11
+		// would refuse the request itself, but a later MLflow may read
+		// another field (presigned-upload-url learned model_id): a request
+		// the gateway cannot tie to a resource does not go on.
+		return auth.PermissionDenied("This request must name the resource it acts on")
 	}
 	if err := a.extraChecks(q, ep, subj, snap); err != nil {
 		return err
@@ -487,6 +489,8 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 		return experiment(a.cfg.Lookups.LoggedModelExperiment(ctx, v))
 	case refTrace:
 		return experiment(a.cfg.Lookups.TraceExperiment(ctx, v))
+	case refJob:
+		return experiment(a.cfg.Lookups.JobExperiment(ctx, v))
 	case refArtifactPath:
 		sub := artifactExperiment.FindStringSubmatch(v)
 		if sub == nil {

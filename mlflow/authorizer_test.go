@@ -333,6 +333,20 @@ func TestScorerInvokeAndLinkPrompts(t *testing.T) {
 	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/traces/link-prompts", "application/json", link("churn-model"))), "READ only on the trace's experiment")
 }
 
+func TestJobsAndMissingIDs(t *testing.T) {
+	f := newFixture(t)
+	assert.Equal(t, 200, first(f.do("alice", "GET", "/api/3.0/mlflow/prompt-optimization/jobs/job-1", "", "")))
+	assert.Equal(t, 403, first(f.do("alice", "GET", "/api/3.0/mlflow/prompt-optimization/jobs/job-2", "", "")))
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/3.0/mlflow/prompt-optimization/jobs/job-1/cancel", "application/json", "{}")))
+	assert.Equal(t, 200, first(f.do("alice", "GET", "/api/3.0/mlflow/prompt-optimization/jobs/job-404", "", "")), "MLflow's own 404")
+	// No id where the contract reads one: a later MLflow may read another
+	// field (presigned uploads learned model_id), so it does not go on.
+	code, body := f.do("carol", "POST", "/api/2.0/mlflow/artifacts/presigned-upload-url", "application/json", `{"model_id":"`+recordedModel+`","path":"x"}`)
+	assert.Equal(t, 403, code)
+	assert.Contains(t, body, "must name the resource")
+	assert.Equal(t, 200, first(f.do("carol", "POST", "/api/2.0/mlflow/artifacts/presigned-upload-url", "application/json", `{"run_id":"`+recordedRun+`","path":"x"}`)))
+}
+
 func TestAuthorizeOtherRows(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "", "", "X-MLFLOW-WORKSPACE", "team-a")

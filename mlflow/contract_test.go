@@ -23,9 +23,6 @@ import (
 // holds them to that, and fails when one gains a rule without leaving
 // this list.
 var pendingRows = map[string]bool{
-	"GET /api/3.0/mlflow/prompt-optimization/jobs/<job_id>":                    true, // job -> experiment lookup
-	"POST /api/3.0/mlflow/prompt-optimization/jobs/<job_id>/cancel":            true,
-	"DELETE /api/3.0/mlflow/prompt-optimization/jobs/<job_id>":                 true,
 	"POST /ajax-api/2.0/mlflow/gateway-proxy":                                  true,
 	"POST /gateway/<endpoint_name>/mlflow/invocations":                         true, // endpoint name -> id lookup
 	"POST /gateway/mlflow/v1/chat/completions":                                 true,
@@ -55,6 +52,8 @@ func pairFor(row specRow) resourcePair {
 	src, res := row.IDSource, row.Resource
 	expGrant := permission.Resource{Kind: permission.Experiment, ID: "1"}
 	switch {
+	case strings.Contains(row.Path, "<job_id>"):
+		return resourcePair{kind: "job", granted: "job-1", decoy: "job-2", grant: expGrant}
 	case strings.Contains(row.Path, "<dataset_id>"):
 		return resourcePair{kind: "dataset", granted: "d-1", decoy: "d-2", grant: expGrant}
 	case strings.Contains(src, "artifact path"), strings.Contains(row.GatewayNote, "artifact path"):
@@ -140,7 +139,7 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 	var header http.Header = http.Header{}
 
 	granted, decoy := p.granted, p.decoy
-	pathParam := param.FindString(path) != "" && (strings.Contains(row.IDSource, "URL path") || p.kind == "artifact" && strings.Contains(path, "<path:") || p.kind == "dataset" || strings.Contains(path, "/traces/<"))
+	pathParam := param.FindString(path) != "" && (strings.Contains(row.IDSource, "URL path") || p.kind == "artifact" && strings.Contains(path, "<path:") || p.kind == "dataset" || p.kind == "job" || strings.Contains(path, "/traces/<"))
 	switch {
 	case row.Method == "POST" && row.Path == "/api/3.0/mlflow/traces":
 		body["trace"] = map[string]any{"trace_info": map[string]any{"trace_location": map[string]any{

@@ -115,6 +115,10 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range r.URL.Query() {
 		q[k] = v[0]
 	}
+	if id, ok := strings.CutPrefix(r.URL.Path, "/api/3.0/mlflow/prompt-optimization/jobs/"); ok && r.Method == http.MethodGet {
+		d.job(w, id)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/3.0/mlflow/datasets/") && strings.HasSuffix(r.URL.Path, "/experiment-ids") {
 		d.dataset(w, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/3.0/mlflow/datasets/"), "/experiment-ids"))
 		return
@@ -228,4 +232,19 @@ func (d *double) dataset(w http.ResponseWriter, id string) {
 		return
 	}
 	json.NewEncoder(w).Encode(map[string]any{"experiment_ids": exps})
+}
+
+// job answers prompt-optimization/jobs/<id>. No recording has it: the
+// shape is from spec (GetPromptOptimizationJob.Response: job.job_id,
+// job.experiment_id).
+func (d *double) job(w http.ResponseWriter, id string) {
+	exps := map[string]string{"job-1": "1", "job-2": "2"}
+	w.Header().Set("Content-Type", "application/json")
+	exp, ok := exps[id]
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Job '%s' not found"}`, id)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"job": map[string]any{"job_id": id, "experiment_id": exp, "state": map[string]any{"status": "RUNNING"}}})
 }

@@ -18,6 +18,7 @@ const (
 	refGatewayModelDefinition
 	refArtifactPath // "<experiment id>/..." of the artifact proxy
 	refDataset      // an evaluation dataset: decided on every experiment it is linked to
+	refJob          // a prompt-optimization job: decided on its experiment
 	refSource       // a model version's source: runs:/<run>/..., models:/<logged model>, mlflow-artifacts:/<experiment>/...
 )
 
@@ -167,6 +168,9 @@ func ruleFor(ep *Endpoint) ([]ref, bool) {
 		return []ref{{kind: refExperiment, place: inHeader, names: []string{"X-Mlflow-Experiment-Id"}}}, true
 	}
 	// Rows the contract leaves to gateway_required: traces named in the path.
+	if strings.Contains(ep.Path, "/prompt-optimization/jobs/<job_id>") {
+		return []ref{{kind: refJob, place: inPath, names: []string{"job_id"}}}, true
+	}
 	if strings.Contains(ep.Path, "/datasets/<dataset_id>") {
 		return []ref{{kind: refDataset, place: inPath, names: []string{"dataset_id"}}}, true
 	}

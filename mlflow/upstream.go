@@ -397,3 +397,26 @@ func validOpaqueID(s string) bool {
 	}
 	return true
 }
+
+// JobExperiment returns the experiment of a prompt-optimization job
+// (GetPromptOptimizationJob.Response: job.experiment_id).
+func (u *Upstream) JobExperiment(ctx context.Context, jobID string) (string, error) {
+	if !validOpaqueID(jobID) {
+		return "", fmt.Errorf("%w: job id %q", ErrBadID, jobID)
+	}
+	return u.lookup(ctx, "job", jobID, 0, func(ctx context.Context) (string, error) {
+		var r struct {
+			Job struct {
+				JobID        string `json:"job_id"`
+				ExperimentID string `json:"experiment_id"`
+			} `json:"job"`
+		}
+		if err := u.get(ctx, "/api/3.0/mlflow/prompt-optimization/jobs/"+url.PathEscape(jobID), nil, &r); err != nil {
+			return "", err
+		}
+		if r.Job.JobID != jobID || r.Job.ExperimentID == "" {
+			return "", fmt.Errorf("%w: prompt-optimization/jobs answered for another job", ErrUnavailable)
+		}
+		return r.Job.ExperimentID, nil
+	})
+}
