@@ -33,6 +33,7 @@ type Lookups interface {
 	ModelIsPrompt(ctx context.Context, name string) (bool, error)
 	DatasetExperiments(ctx context.Context, datasetID string) ([]string, error)
 	JobExperiment(ctx context.Context, jobID string) (string, error)
+	GatewayEndpoint(ctx context.Context, id, name string) (gotID, gotName string, err error)
 }
 
 // Config configures an Authorizer.
@@ -415,6 +416,18 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 		if err != nil {
 			return nil, 0, err
 		}
+		if rf.byName != "" {
+			named, err := a.values(r, m, ref{place: rf.place, names: []string{rf.byName}}, &fields, fieldsErr)
+			if err != nil {
+				return nil, 0, err
+			}
+			switch {
+			case len(named) > 0 && len(vals) > 0:
+				return nil, 0, badRequest("give %q or %q, not both", rf.names[0], rf.byName)
+			case len(named) > 0:
+				rf.kind, vals = refGatewayEndpointName, named
+			}
+		}
 		if rf.required && len(vals) == 0 {
 			return nil, 0, auth.PermissionDenied("This request must name the resource it acts on")
 		}
@@ -513,9 +526,28 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 			return permission.Resource{Kind: permission.Prompt, ID: v}, nil
 		}
 		return permission.Resource{Kind: permission.RegisteredModel, ID: v}, nil
-	case refGatewayEndpoint, refGatewaySecret, refGatewayModelDefinition:
-		k := map[refKind]permission.Kind{refGatewayEndpoint: permission.GatewayEndpoint, refGatewaySecret: permission.GatewaySecret,
-			refGatewayModelDefinition: permission.GatewayModelDefinition}[kind]
+	case refGatewayEndpoint, refGatewayEndpointName:
+		id, name := v, ""
+		if kind == refGatewayEndpointName {
+			id, name = "", v
+		}
+		if id == "" && name == "" {
+			return permission.Resource{}, fmt.Errorf("%w: empty gateway endpoint", ErrBadID)
+		}
+		if name != "" || snap.HasRules(permission.GatewayEndpoint) {
+			// By name, or rules on names: MLflow says which endpoint it is.
+			gotID, gotName, err := a.cfg.Lookups.GatewayEndpoint(ctx, id, name)
+			if err != nil {
+				return permission.Resource{}, err
+			}
+			return permission.Resource{Kind: permission.GatewayEndpoint, ID: gotID, Name: gotName}, nil
+		}
+		return permission.Resource{Kind: permission.GatewayEndpoint, ID: id}, nil
+	case refGatewaySecret, refGatewayModelDefinition:
+		k := permission.GatewaySecret
+		if kind == refGatewayModelDefinition {
+			k = permission.GatewayModelDefinition
+		}
 		if snap.HasRules(k) {
 			// Regex rules match a gateway object's name, which is not
 			// looked up yet: deciding on the id alone could skip a rule

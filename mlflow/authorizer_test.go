@@ -280,12 +280,23 @@ func TestGatewayObjects(t *testing.T) {
 		Resource: permission.Resource{Kind: permission.GatewayEndpoint, ID: "ep-1"}, Principal: permission.ForUser("dave"), Level: permission.Use}}))
 	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")))
 	assert.Equal(t, 403, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/endpoints/update", "application/json", `{"endpoint_id":"ep-1"}`)))
-	// A regex rule on endpoint names: the name is not looked up yet, so
-	// non-admins are refused rather than decided on the id alone.
+	// A regex rule on endpoint names: the name is looked up, so the rule
+	// decides endpoints dave holds no grant on.
 	require.NoError(t, e.Apply(0, permission.PutRule{Rule: permission.Rule{ID: 9, Kind: permission.GatewayEndpoint,
-		Principal: permission.ForUser("dave"), Pattern: "^chat-", Level: permission.NoPermissions}}))
-	assert.Equal(t, 403, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")))
+		Principal: permission.ForUser("dave"), Pattern: "^other-", Level: permission.Use}}))
+	calls := f.d.calls.Load()
+	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-2", "", "")), "ep-2 is other-chat")
+	assert.Greater(t, f.d.calls.Load(), calls, "the name came from MLflow")
+	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?name=other-chat", "", "")), "by name")
+	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")), "the grant still holds")
+	assert.Equal(t, 403, first(f.do("erin", "GET", "/api/3.0/mlflow/gateway/endpoints/get?name=other-chat", "", "")), "the rule is dave's")
+	assert.Equal(t, 400, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1&name=chat", "", "")), "id and name: refused")
 	assert.Equal(t, 200, first(f.do("root", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")))
+	// Invocations name the endpoint in the path or the body's "model".
+	assert.Equal(t, 200, first(f.do("dave", "POST", "/gateway/other-chat/mlflow/invocations", "application/json", `{"messages":[]}`)))
+	assert.Equal(t, 403, first(f.do("dave", "POST", "/gateway/mlflow/v1/chat/completions", "application/json", `{"messages":[]}`)), "no model: refused")
+	assert.Equal(t, 200, first(f.do("dave", "POST", "/gateway/mlflow/v1/chat/completions", "application/json", `{"model":"other-chat","messages":[]}`)))
+	assert.Equal(t, 200, first(f.do("dave", "POST", "/gateway/openai/v1/embeddings", "application/json", `{"model":"chat-embed","input":"x"}`)), "no such endpoint: MLflow answers its own 404")
 }
 
 func TestDatasets(t *testing.T) {

@@ -115,6 +115,10 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range r.URL.Query() {
 		q[k] = v[0]
 	}
+	if r.URL.Path == "/api/3.0/mlflow/gateway/endpoints/get" {
+		d.endpoint(w, r.URL.Query().Get("endpoint_id"), r.URL.Query().Get("name"))
+		return
+	}
 	if id, ok := strings.CutPrefix(r.URL.Path, "/api/3.0/mlflow/prompt-optimization/jobs/"); ok && r.Method == http.MethodGet {
 		d.job(w, id)
 		return
@@ -247,4 +251,20 @@ func (d *double) job(w http.ResponseWriter, id string) {
 		return
 	}
 	json.NewEncoder(w).Encode(map[string]any{"job": map[string]any{"job_id": id, "experiment_id": exp, "state": map[string]any{"status": "RUNNING"}}})
+}
+
+// endpoint answers gateway/endpoints/get by endpoint_id or name. No
+// recording has it: the shape is from spec (GetGatewayEndpoint.Response:
+// endpoint.endpoint_id, endpoint.name).
+func (d *double) endpoint(w http.ResponseWriter, id, name string) {
+	byID := map[string]string{"ep-1": "chat", "ep-2": "other-chat"}
+	w.Header().Set("Content-Type", "application/json")
+	for eid, ename := range byID {
+		if (id != "" && id == eid) || (id == "" && name == ename) {
+			json.NewEncoder(w).Encode(map[string]any{"endpoint": map[string]any{"endpoint_id": eid, "name": ename}})
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNotFound)
+	fmt.Fprint(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "GatewayEndpoint not found"}`)
 }

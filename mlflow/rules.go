@@ -16,10 +16,11 @@ const (
 	refGatewayEndpoint
 	refGatewaySecret
 	refGatewayModelDefinition
-	refArtifactPath // "<experiment id>/..." of the artifact proxy
-	refDataset      // an evaluation dataset: decided on every experiment it is linked to
-	refJob          // a prompt-optimization job: decided on its experiment
-	refSource       // a model version's source: runs:/<run>/..., models:/<logged model>, mlflow-artifacts:/<experiment>/...
+	refArtifactPath        // "<experiment id>/..." of the artifact proxy
+	refDataset             // an evaluation dataset: decided on every experiment it is linked to
+	refJob                 // a prompt-optimization job: decided on its experiment
+	refGatewayEndpointName // a gateway endpoint by its name
+	refSource              // a model version's source: runs:/<run>/..., models:/<logged model>, mlflow-artifacts:/<experiment>/...
 )
 
 // place is where the id is read.
@@ -49,6 +50,9 @@ type ref struct {
 	// required: without this id the request is refused (where MLflow would
 	// act without one).
 	required bool
+	// byName is a field that may name the resource instead of its id
+	// (endpoints/get takes endpoint_id or name); both given is a 400.
+	byName string
 }
 
 // byPath are the rules of rows whose contract leaves the id to
@@ -160,8 +164,14 @@ func ruleFor(ep *Endpoint) ([]ref, bool) {
 		return []ref{{kind: refTrace, names: []string{"request_id"}}}, true
 	case has("secret_id ("):
 		return []ref{{kind: refGatewaySecret, names: []string{"secret_id"}}}, true
+	case has("endpoint_id (query string)") && ep.Path == "/api/3.0/mlflow/gateway/endpoints/get":
+		return []ref{{kind: refGatewayEndpoint, names: []string{"endpoint_id"}, byName: "name"}}, true
 	case has("endpoint_id ("):
 		return []ref{{kind: refGatewayEndpoint, names: []string{"endpoint_id"}}}, true
+	case has("endpoint_name (URL path)"), has("endpoint_name from URL path"):
+		return []ref{{kind: refGatewayEndpointName, place: inPath, names: []string{"endpoint_name"}}}, true
+	case has("'model' field of the JSON body"):
+		return []ref{{kind: refGatewayEndpointName, names: []string{"model"}, required: true}}, true
 	case has("model_definition_id ("):
 		return []ref{{kind: refGatewayModelDefinition, names: []string{"model_definition_id"}}}, true
 	case has("header X-Mlflow-Experiment-Id"):

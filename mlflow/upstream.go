@@ -420,3 +420,35 @@ func (u *Upstream) JobExperiment(ctx context.Context, jobID string) (string, err
 		return r.Job.ExperimentID, nil
 	})
 }
+
+// GatewayEndpoint looks a gateway endpoint up by id or by name (MLflow's
+// endpoints/get takes either) and returns both.
+func (u *Upstream) GatewayEndpoint(ctx context.Context, id, name string) (gotID, gotName string, err error) {
+	key, q := "id:"+id, url.Values{"endpoint_id": {id}}
+	if id == "" {
+		if name == "" {
+			return "", "", fmt.Errorf("%w: no endpoint id or name", ErrBadID)
+		}
+		key, q = "name:"+name, url.Values{"name": {name}}
+	}
+	v, err := u.lookup(ctx, "gateway-endpoint", key, u.cfg.TTL, func(ctx context.Context) (string, error) {
+		var r struct {
+			Endpoint struct {
+				ID   string `json:"endpoint_id"`
+				Name string `json:"name"`
+			} `json:"endpoint"`
+		}
+		if err := u.get(ctx, "/api/3.0/mlflow/gateway/endpoints/get", q, &r); err != nil {
+			return "", err
+		}
+		if r.Endpoint.ID == "" || r.Endpoint.Name == "" || (id != "" && r.Endpoint.ID != id) || (id == "" && r.Endpoint.Name != name) {
+			return "", fmt.Errorf("%w: gateway/endpoints/get answered for another endpoint", ErrUnavailable)
+		}
+		return r.Endpoint.ID + "\x00" + r.Endpoint.Name, nil
+	})
+	if err != nil {
+		return "", "", err
+	}
+	gotID, gotName, _ = strings.Cut(v, "\x00")
+	return gotID, gotName, nil
+}
