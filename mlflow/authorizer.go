@@ -34,6 +34,7 @@ type Lookups interface {
 	DatasetExperiments(ctx context.Context, datasetID string) ([]string, error)
 	JobExperiment(ctx context.Context, jobID string) (string, error)
 	GatewayEndpoint(ctx context.Context, id, name string) (gotID, gotName string, err error)
+	GatewayObjectName(ctx context.Context, kind permission.Kind, id string) (string, error)
 }
 
 // Config configures an Authorizer.
@@ -548,14 +549,16 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 		if kind == refGatewayModelDefinition {
 			k = permission.GatewayModelDefinition
 		}
-		if snap.HasRules(k) {
-			// Regex rules match a gateway object's name, which is not
-			// looked up yet: deciding on the id alone could skip a rule
-			// that denies. Admins only until then.
-			return permission.Resource{}, errNeedsName
-		}
 		if v == "" {
 			return permission.Resource{}, fmt.Errorf("%w: empty %s id", ErrBadID, k)
+		}
+		if snap.HasRules(k) {
+			// Regex rules match the object's name: MLflow says what it is.
+			name, err := a.cfg.Lookups.GatewayObjectName(ctx, k, v)
+			if err != nil {
+				return permission.Resource{}, err
+			}
+			return permission.Resource{Kind: k, ID: v, Name: name}, nil
 		}
 		return permission.Resource{Kind: k, ID: v}, nil
 	}
@@ -582,7 +585,6 @@ func (a *Authorizer) sourceResource(ctx context.Context, src string, snap *permi
 // errNoResource: the value names nothing decided on; skipped.
 var errNoResource = errors.New("mlflow: names no resource")
 
-// errNeedsName: the decision needs what the gateway cannot look up yet
-// (a gateway object's name), or the resource belongs to no experiment: the
-// answer is admins only.
+// errNeedsName: the resource belongs to no experiment (a dataset linked to
+// none): the answer is admins only.
 var errNeedsName = auth.PermissionDenied("")

@@ -297,6 +297,21 @@ func TestGatewayObjects(t *testing.T) {
 	assert.Equal(t, 403, first(f.do("dave", "POST", "/gateway/mlflow/v1/chat/completions", "application/json", `{"messages":[]}`)), "no model: refused")
 	assert.Equal(t, 200, first(f.do("dave", "POST", "/gateway/mlflow/v1/chat/completions", "application/json", `{"model":"other-chat","messages":[]}`)))
 	assert.Equal(t, 200, first(f.do("dave", "POST", "/gateway/openai/v1/embeddings", "application/json", `{"model":"chat-embed","input":"x"}`)), "no such endpoint: MLflow answers its own 404")
+
+	// Secrets and model definitions: rules on names look the name up.
+	require.NoError(t, e.Apply(0, permission.PutRule{Rule: permission.Rule{ID: 10, Kind: permission.GatewaySecret,
+		Principal: permission.ForUser("dave"), Pattern: "^openai-", Level: permission.Read}}))
+	require.NoError(t, e.Apply(0, permission.PutRule{Rule: permission.Rule{ID: 11, Kind: permission.GatewayModelDefinition,
+		Principal: permission.ForUser("dave"), Pattern: "^team-b-", Level: permission.Edit}}))
+	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/secrets/get?secret_id=sec-1", "", "")), "sec-1 is openai-key")
+	assert.Equal(t, 403, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/secrets/get?secret_id=sec-2", "", "")), "sec-2 is team-b-key")
+	assert.Equal(t, 403, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/secrets/update", "application/json", `{"secret_id":"sec-1"}`)), "READ does not update")
+	assert.Equal(t, 200, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/model-definitions/update", "application/json", `{"model_definition_id":"md-2"}`)))
+	assert.Equal(t, 403, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/model-definitions/get?model_definition_id=md-1", "", "")), "md-1 is gpt")
+	assert.Equal(t, 403, first(f.do("erin", "GET", "/api/3.0/mlflow/gateway/model-definitions/get?model_definition_id=md-2", "", "")))
+	f.d.down.Store(true)
+	f.up.Forget("gateway-"+permission.GatewaySecret.String(), "sec-1")
+	assert.Equal(t, 503, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/secrets/get?secret_id=sec-1", "", "")), "a failed lookup is 503")
 }
 
 func TestDatasets(t *testing.T) {

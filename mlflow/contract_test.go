@@ -1,13 +1,18 @@
 package mlflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,6 +219,12 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 	return r
 }
 
+// TestContract sends, for every row of the contract, a real HTTP request
+// through the authorizer and a reverse proxy to the MLflow double, as users
+// at each level, an admin and a user with no grant: the granted id where
+// the row's id_source says, a decoy everywhere else MLflow might read. An
+// allowed request must reach MLflow with its body intact; a refused one
+// must not reach it at all.
 func TestContract(t *testing.T) {
 	d := newDouble(t)
 	d.addRun(otherTeamRun, "2")
@@ -222,6 +233,20 @@ func TestContract(t *testing.T) {
 	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	levels := []permission.Level{permission.NoPermissions, permission.Read, permission.Use, permission.Edit, permission.Manage}
+
+	// The gateway under test: a real HTTP server, the identity from a test
+	// header, the authorizer of the current row, a reverse proxy to the
+	// double.
+	var current atomic.Pointer[Authorizer]
+	target, _ := url.Parse(d.url())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := &auth.Identity{Username: r.Header.Get("X-Contract-User"), Method: auth.MethodBasic}
+		r.Header.Del("X-Contract-User")
+		current.Load().Wrap(proxy).ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
+	}))
+	t.Cleanup(gw.Close)
+	var sent atomic.Int64
 
 	checked := 0
 	for _, row := range loadSpec(t) {
@@ -251,18 +276,29 @@ func TestContract(t *testing.T) {
 			a, err := NewAuthorizer(Config{Engine: e, Lookups: up, Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(t, err)
 
+			current.Store(a)
 			status := func(user string) int {
 				r := build(t, row, p)
-				r = r.WithContext(auth.NewContext(r.Context(), &auth.Identity{Username: user}))
-				err := a.Authorize(r)
-				if err == nil {
-					return 200
+				body, err := io.ReadAll(r.Body)
+				require.NoError(t, err)
+				out, err := http.NewRequest(r.Method, gw.URL+r.URL.RequestURI(), bytes.NewReader(body))
+				require.NoError(t, err)
+				out.Header = r.Header.Clone()
+				out.Header.Set("X-Contract-User", user)
+				id := strconv.FormatInt(sent.Add(1), 10)
+				out.Header.Set("X-Contract-Request", id)
+				resp, err := gw.Client().Do(out)
+				require.NoError(t, err)
+				resp.Body.Close()
+				got, reached := d.seen.Load(id)
+				if resp.StatusCode == http.StatusOK {
+					// MLflow's 200: the request reached it, body intact.
+					assert.True(t, reached, "%s: 200 without reaching MLflow", key)
+					assert.Equal(t, string(body), got, "%s: the body MLflow received", key)
+				} else {
+					assert.False(t, reached, "%s: refused (%d) yet reached MLflow", key, resp.StatusCode)
 				}
-				ae, _ := err.(*auth.Error)
-				if ae == nil {
-					return 500
-				}
-				return ae.Status
+				return resp.StatusCode
 			}
 			switch {
 			case req == RequireNotServed:
@@ -293,4 +329,9 @@ func TestContract(t *testing.T) {
 		})
 	}
 	assert.Equal(t, 216, checked, "every row has a builder")
+	reached := 0
+	d.seen.Range(func(any, any) bool { reached++; return true })
+	t.Logf("%d contract requests sent, %d reached MLflow", sent.Load(), reached)
+	assert.Positive(t, reached)
+	assert.Less(t, int64(reached), sent.Load())
 }

@@ -3,8 +3,10 @@ package mlflow
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -39,6 +41,9 @@ type double struct {
 	calls atomic.Int32
 	down  atomic.Bool
 	srv   *httptest.Server
+	// seen are the contract requests that reached MLflow, by their
+	// X-Contract-Request header, with the body as it arrived.
+	seen sync.Map
 }
 
 func queryKey(q map[string]any) string {
@@ -106,6 +111,14 @@ func (d *double) missing(path string) (recording, bool) {
 }
 
 func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if id := r.Header.Get("X-Contract-Request"); id != "" {
+		// A contract request the gateway let through: MLflow serves it.
+		b, _ := io.ReadAll(r.Body)
+		d.seen.Store(id, string(b))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, "{}")
+		return
+	}
 	d.calls.Add(1)
 	if d.down.Load() {
 		w.WriteHeader(http.StatusBadGateway)
@@ -117,6 +130,10 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == "/api/3.0/mlflow/gateway/endpoints/get" {
 		d.endpoint(w, r.URL.Query().Get("endpoint_id"), r.URL.Query().Get("name"))
+		return
+	}
+	if r.URL.Path == "/api/3.0/mlflow/gateway/secrets/get" || r.URL.Path == "/api/3.0/mlflow/gateway/model-definitions/get" {
+		d.gatewayObject(w, r.URL.Path, r.URL.Query())
 		return
 	}
 	if id, ok := strings.CutPrefix(r.URL.Path, "/api/3.0/mlflow/prompt-optimization/jobs/"); ok && r.Method == http.MethodGet {
@@ -267,4 +284,28 @@ func (d *double) endpoint(w http.ResponseWriter, id, name string) {
 	}
 	w.WriteHeader(http.StatusNotFound)
 	fmt.Fprint(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "GatewayEndpoint not found"}`)
+}
+
+// gatewayObject answers gateway/secrets/get and model-definitions/get. No
+// recording has them: the shape is from spec (GetGatewaySecretInfo.Response:
+// secret.secret_id, secret.secret_name; GetGatewayModelDefinition.Response:
+// model_definition.model_definition_id, model_definition.name).
+func (d *double) gatewayObject(w http.ResponseWriter, path string, q url.Values) {
+	w.Header().Set("Content-Type", "application/json")
+	names := map[string]string{"sec-1": "openai-key", "sec-2": "team-b-key", "md-1": "gpt", "md-2": "team-b-gpt"}
+	if strings.Contains(path, "secrets") {
+		id := q.Get("secret_id")
+		if n, ok := names[id]; ok && strings.HasPrefix(id, "sec-") {
+			json.NewEncoder(w).Encode(map[string]any{"secret": map[string]any{"secret_id": id, "secret_name": n, "masked_value": "sk-...abcd"}})
+			return
+		}
+	} else {
+		id := q.Get("model_definition_id")
+		if n, ok := names[id]; ok && strings.HasPrefix(id, "md-") {
+			json.NewEncoder(w).Encode(map[string]any{"model_definition": map[string]any{"model_definition_id": id, "name": n, "secret_id": "sec-1"}})
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNotFound)
+	fmt.Fprint(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "not found"}`)
 }

@@ -13,6 +13,8 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/mlflowauth/mlflowauth/permission"
 )
 
 // The three outcomes of a lookup besides an answer (ARCHITECTURE "Lookups
@@ -451,4 +453,46 @@ func (u *Upstream) GatewayEndpoint(ctx context.Context, id, name string) (gotID,
 	}
 	gotID, gotName, _ = strings.Cut(v, "\x00")
 	return gotID, gotName, nil
+}
+
+// GatewayObjectName is the name of a gateway secret or model definition,
+// which regex rules match.
+func (u *Upstream) GatewayObjectName(ctx context.Context, kind permission.Kind, id string) (string, error) {
+	var path, param string
+	switch kind {
+	case permission.GatewaySecret:
+		path, param = "/api/3.0/mlflow/gateway/secrets/get", "secret_id"
+	case permission.GatewayModelDefinition:
+		path, param = "/api/3.0/mlflow/gateway/model-definitions/get", "model_definition_id"
+	default:
+		return "", fmt.Errorf("%w: %s has no gateway name", ErrBadID, kind)
+	}
+	if id == "" {
+		return "", fmt.Errorf("%w: empty %s", ErrBadID, param)
+	}
+	return u.lookup(ctx, "gateway-"+kind.String(), id, u.cfg.TTL, func(ctx context.Context) (string, error) {
+		// GetGatewaySecretInfo.Response{secret{secret_id, secret_name}},
+		// GetGatewayModelDefinition.Response{model_definition{model_definition_id, name}}.
+		var r struct {
+			Secret struct {
+				ID   string `json:"secret_id"`
+				Name string `json:"secret_name"`
+			} `json:"secret"`
+			ModelDefinition struct {
+				ID   string `json:"model_definition_id"`
+				Name string `json:"name"`
+			} `json:"model_definition"`
+		}
+		if err := u.get(ctx, path, url.Values{param: {id}}, &r); err != nil {
+			return "", err
+		}
+		gotID, name := r.Secret.ID, r.Secret.Name
+		if kind == permission.GatewayModelDefinition {
+			gotID, name = r.ModelDefinition.ID, r.ModelDefinition.Name
+		}
+		if gotID != id || name == "" {
+			return "", fmt.Errorf("%w: %s answered for another object", ErrUnavailable, path)
+		}
+		return name, nil
+	})
 }
