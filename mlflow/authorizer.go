@@ -544,6 +544,23 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 			return permission.Resource{Kind: permission.GatewayEndpoint, ID: gotID, Name: gotName}, nil
 		}
 		return permission.Resource{Kind: permission.GatewayEndpoint, ID: id}, nil
+	case refGatewayProxyPath:
+		name, ok := proxiedEndpoint(v)
+		if !ok {
+			// Listing, or a path the gateway cannot read an endpoint from.
+			return permission.Resource{}, errNeedsName
+		}
+		id, _, err := a.cfg.Lookups.GatewayEndpoint(ctx, "", name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// Not one of MLflow's gateway endpoints (a deployments
+			// server's): only rules on its name can open it, and the
+			// request is decided, never passed to a 404 that will not come.
+			return permission.Resource{Kind: permission.GatewayEndpoint, Name: name}, nil
+		case err != nil:
+			return permission.Resource{}, err
+		}
+		return permission.Resource{Kind: permission.GatewayEndpoint, ID: id, Name: name}, nil
 	case refGatewaySecret, refGatewayModelDefinition:
 		k := permission.GatewaySecret
 		if kind == refGatewayModelDefinition {
@@ -563,6 +580,30 @@ func (a *Authorizer) resource(ctx context.Context, kind refKind, v string, snap 
 		return permission.Resource{Kind: k, ID: v}, nil
 	}
 	return permission.Resource{}, fmt.Errorf("%w: unknown reference", ErrBadID)
+}
+
+// proxiedEndpoint reads the endpoint a gateway-proxy request invokes from
+// its gateway_path: "endpoints/<name>/invocations" or
+// "gateway/<name>/invocations", a leading slash allowed. Anything else
+// (listing, other routes, dot segments, escapes, a query) is not read.
+func proxiedEndpoint(p string) (string, bool) {
+	p = strings.TrimPrefix(p, "/")
+	rest, ok := strings.CutPrefix(p, "endpoints/")
+	if !ok {
+		if rest, ok = strings.CutPrefix(p, "gateway/"); !ok {
+			return "", false
+		}
+	}
+	name, ok := strings.CutSuffix(rest, "/invocations")
+	if !ok || name == "" || name == "." || name == ".." {
+		return "", false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return "", false
+		}
+	}
+	return name, true
 }
 
 // sourceResource resolves a model version's source to the experiment of

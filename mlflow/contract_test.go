@@ -27,9 +27,7 @@ import (
 // they are refused to every non-admin (fail closed). The contract test
 // holds them to that, and fails when one gains a rule without leaving
 // this list.
-var pendingRows = map[string]bool{
-	"POST /ajax-api/2.0/mlflow/gateway-proxy": true,
-}
+var pendingRows = map[string]bool{}
 
 // granted and decoy are the resources a contract request names: the user
 // holds a level on granted and nothing on decoy, which is put everywhere
@@ -73,7 +71,7 @@ func pairFor(row specRow) resourcePair {
 		return resourcePair{kind: "gateway_secret", granted: "sec-1", decoy: "sec-2", grant: permission.Resource{Kind: permission.GatewaySecret, ID: "sec-1"}}
 	case strings.HasPrefix(res, "registered_model"):
 		return resourcePair{kind: "model", granted: "churn-model", decoy: "other-model", grant: permission.Resource{Kind: permission.RegisteredModel, ID: "churn-model"}}
-	case strings.HasPrefix(res, "gateway_endpoint"):
+	case strings.HasPrefix(res, "gateway_endpoint"), row.Path == "/ajax-api/2.0/mlflow/gateway-proxy":
 		return resourcePair{kind: "gateway_endpoint", granted: "ep-1", decoy: "ep-2", grant: permission.Resource{Kind: permission.GatewayEndpoint, ID: "ep-1"}}
 	case strings.HasPrefix(res, "gateway_secret"):
 		return resourcePair{kind: "gateway_secret", granted: "sec-1", decoy: "sec-2", grant: permission.Resource{Kind: permission.GatewaySecret, ID: "sec-1"}}
@@ -143,6 +141,11 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 			"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": map[string]any{"experiment_id": granted}}}}
 		query.Set("experiment_id", decoy)
 		body["experiment_id"] = decoy
+	case row.Path == "/ajax-api/2.0/mlflow/gateway-proxy":
+		// The UI's proxy invokes the endpoint its gateway_path names.
+		body["gateway_path"] = "endpoints/chat/invocations"
+		body["json_data"] = map[string]any{"messages": []any{}}
+		query.Set("gateway_path", "endpoints/other-chat/invocations")
 	case strings.HasPrefix(row.Path, "/gateway/"):
 		// The AI gateway's routes name the endpoint: in the path, or as the
 		// body's model.

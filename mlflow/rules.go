@@ -20,6 +20,7 @@ const (
 	refDataset             // an evaluation dataset: decided on every experiment it is linked to
 	refJob                 // a prompt-optimization job: decided on its experiment
 	refGatewayEndpointName // a gateway endpoint by its name
+	refGatewayProxyPath    // the UI's gateway-proxy: the endpoint named in gateway_path
 	refSource              // a model version's source: runs:/<run>/..., models:/<logged model>, mlflow-artifacts:/<experiment>/...
 )
 
@@ -59,6 +60,7 @@ type ref struct {
 // gateway_required (id_source "n/a"), read from its gateway_note.
 var byPath = map[string][]ref{
 	"/api/2.0/mlflow/artifacts/presigned-upload-url":      {{kind: refRun, names: []string{"run_id"}}},
+	"/ajax-api/2.0/mlflow/gateway-proxy":                  {{kind: refGatewayProxyPath, names: []string{"gateway_path"}, required: true}},
 	"/api/2.0/mlflow/runs/log-inputs":                     {{kind: refRun, names: []string{"run_id"}}},
 	"/api/2.0/mlflow/runs/outputs":                        {{kind: refRun, names: []string{"run_id"}}},
 	"/api/2.0/mlflow/metrics/get-history-bulk-interval":   {{kind: refRun, names: []string{"run_ids", "run_id"}, many: true}},
