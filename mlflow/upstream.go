@@ -134,8 +134,46 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 }
 
 // Forget drops what is remembered about a resource of kind with key (an
-// id or a name): the change feed's name changes call it.
+// id or a name).
 func (u *Upstream) Forget(kind, key string) { u.cache.Remove(kind + "\x00" + key) }
+
+// ForgetResource drops every cached name of r, which was renamed to
+// newName or deleted (newName empty): the change feed's name changes call
+// it, so a rename forwarded by any replica is seen by all of them at once
+// rather than when the TTL runs out. r.Name is the old name where the
+// resource is keyed by id (experiments, gateway endpoints). The new name
+// goes too: a "does not exist" remembered for it is wrong now.
+func (u *Upstream) ForgetResource(r permission.Resource, newName string) {
+	switch r.Kind {
+	case permission.Experiment:
+		if canon, ok := CanonicalExperimentID(r.ID); ok {
+			u.Forget("experiment-id", canon)
+		}
+		for _, n := range []string{r.Name, newName} {
+			if n != "" {
+				u.Forget("experiment-name", n)
+			}
+		}
+	case permission.RegisteredModel, permission.Prompt:
+		u.Forget("model-kind", r.ID)
+		if newName != "" {
+			u.Forget("model-kind", newName)
+		}
+	case permission.GatewayEndpoint:
+		u.Forget("gateway-endpoint", "id:"+r.ID)
+		for _, n := range []string{r.Name, newName} {
+			if n != "" {
+				u.Forget("gateway-endpoint", "name:"+n)
+			}
+		}
+	case permission.GatewaySecret, permission.GatewayModelDefinition:
+		u.Forget("gateway-"+r.Kind.String(), r.ID)
+	}
+}
+
+// ForgetAll empties the cache: for a change feed that resynced, when what
+// changed meanwhile is unknown.
+func (u *Upstream) ForgetAll() { u.cache.Purge() }
 
 // lookup runs fetch once for concurrent callers and remembers the answer;
 // ttl 0 means for the cache's lifetime (an id that never changes).
