@@ -43,7 +43,26 @@ type double struct {
 	srv   *httptest.Server
 	// seen are the contract requests that reached MLflow, by their
 	// X-Contract-Request header, with the body as it arrived.
-	seen sync.Map
+	seen     sync.Map
+	recorded atomic.Int32 // contract requests answered with a recording
+}
+
+// answer is a recorded 200 for method and path, whatever its query: what
+// MLflow answered when a request of that row succeeded.
+func (d *double) answer(method, path string) (recording, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keys := make([]string, 0, len(d.byKey))
+	for k := range d.byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same answer every run
+	for _, k := range keys {
+		if r := d.byKey[k]; r.Method == method && r.Path == path && r.Status == http.StatusOK {
+			return r, true
+		}
+	}
+	return recording{}, false
 }
 
 func queryKey(q map[string]any) string {
@@ -115,6 +134,18 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A contract request the gateway let through: MLflow serves it.
 		b, _ := io.ReadAll(r.Body)
 		d.seen.Store(id, string(b))
+		if rec, ok := d.answer(r.Method, r.URL.Path); ok {
+			d.recorded.Add(1)
+			w.Header().Set("Content-Type", rec.ContentType)
+			if s, ok := rec.Response.(string); ok {
+				fmt.Fprint(w, s)
+				return
+			}
+			json.NewEncoder(w).Encode(rec.Response)
+			return
+		}
+		// Shape from spec: every MLflow Response message with no field
+		// set is "{}" on the wire.
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, "{}")
 		return
