@@ -31,7 +31,9 @@
 //	handler := authn(authz.Wrap(proxy))
 //
 // A resource MLflow says does not exist is let through for MLflow's own
-// 404; a failed lookup is 503; a refusal is 403 PERMISSION_DENIED. Rows the
-// gateway cannot decide yet (filtered searches, creates, GraphQL, and the
-// per-resource rows without an id rule) are for admins only.
+// 404; a failed lookup is 503; a refusal is 403 PERMISSION_DENIED. Rows
+// whose decision needs the response side (filtered searches, creates, which
+// must write the creator's grant, and GraphQL) are for admins only until it
+// lands. Cached names follow the store's change feed through
+// Upstream.ForgetResource.
 package mlflow
