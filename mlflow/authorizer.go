@@ -9,9 +9,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
@@ -49,14 +51,26 @@ type Config struct {
 	// never buffered.
 	BodyBudget int64
 	Logger     *slog.Logger
+	// Grants records what MLflow's answers change: creators' MANAGE
+	// grants, grants following renames and deletes. Without it, creates
+	// are for admins only (a resource nobody could reach must not be
+	// made) and grants do not follow renames.
+	Grants Grants
+	// Sync, when set, brings the engine up to date with the store (see
+	// store.Store.Sync). A refusal re-checks once after it, at most a few
+	// times a second: another replica may have just written the grant
+	// (the creator of a resource made a moment ago).
+	Sync func(ctx context.Context)
 }
 
 // Authorizer decides each request of an authenticated caller: classify,
 // read the ids where MLflow reads them, resolve them, decide.
 type Authorizer struct {
-	cfg    Config
-	router *Router
-	budget *semaphore.Weighted
+	cfg      Config
+	router   *Router
+	budget   *semaphore.Weighted
+	syncs    singleflight.Group
+	lastSync atomic.Int64 // unix nanoseconds
 }
 
 // NewAuthorizer returns an Authorizer.
@@ -90,6 +104,15 @@ func (a *Authorizer) Wrap(next http.Handler) http.Handler {
 			auth.WriteError(w, err)
 			return
 		}
+		e, err := a.plan(req)
+		if err != nil {
+			auth.WriteError(w, err)
+			return
+		}
+		if e != nil {
+			a.forward(w, r, next, req.subj, e)
+			return
+		}
 		next.ServeHTTP(w, r) // the buffered body counts against the budget until forwarded
 	})
 }
@@ -116,6 +139,8 @@ type request struct {
 	fields Fields
 	err    error
 	held   int64
+	ep     *Endpoint          // the row, once classified
+	subj   permission.Subject // the caller, once known
 }
 
 var errBudget = &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
@@ -177,9 +202,12 @@ func (a *Authorizer) authorize(q *request) error {
 		return adminOnly(subj)
 	}
 	ep := m.Endpoint
+	q.ep, q.subj = ep, subj
 	switch ep.Require {
 	case RequireNone, RequireAuthenticated:
 		return nil
+	case RequireCreate:
+		return a.authorizeCreate(q, ep, subj, snap)
 	case RequireNotServed:
 		return &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound, Message: "This endpoint is not served by this gateway"}
 	}
@@ -241,6 +269,11 @@ func (a *Authorizer) authorize(q *request) error {
 			c = permission.CanRead
 		}
 		d := snap.Decide(subj, t.res)
+		if !d.Allows(c) && a.synced(r.Context()) {
+			snap = a.cfg.Engine.Snapshot()
+			subj = snap.Subject(id.Username, id.Groups)
+			d = snap.Decide(subj, t.res)
+		}
 		if !d.Allows(c) {
 			a.cfg.Logger.DebugContext(r.Context(), "mlflow: denied", "user", subj.Username, "endpoint", ep.Path,
 				"resource", t.res.String(), "need", c.String(), "decision", d.Explain())
@@ -248,6 +281,27 @@ func (a *Authorizer) authorize(q *request) error {
 		}
 	}
 	return nil
+}
+
+// minSyncInterval spaces the store reads refusals cause: a flood of
+// refused requests costs at most a few feed reads a second.
+const minSyncInterval = 200 * time.Millisecond
+
+// synced brings the engine up to date with the store, unless that was done
+// a moment ago; it reports whether it did.
+func (a *Authorizer) synced(ctx context.Context) bool {
+	if a.cfg.Sync == nil {
+		return false
+	}
+	now := time.Now().UnixNano()
+	if last := a.lastSync.Load(); now-last < int64(minSyncInterval) || !a.lastSync.CompareAndSwap(last, now) {
+		return false
+	}
+	_, _, _ = a.syncs.Do("sync", func() (any, error) {
+		a.cfg.Sync(ctx)
+		return nil, nil
+	})
+	return true
 }
 
 func adminOnly(subj permission.Subject) error {

@@ -31,9 +31,12 @@
 //	handler := authn(authz.Wrap(proxy))
 //
 // A resource MLflow says does not exist is let through for MLflow's own
-// 404; a failed lookup is 503; a refusal is 403 PERMISSION_DENIED. Rows
-// whose decision needs the response side (filtered searches, creates, which
-// must write the creator's grant, and GraphQL) are for admins only until it
-// lands. Cached names follow the store's change feed through
-// Upstream.ForgetResource.
+// 404; a failed lookup is 503; a refusal is 403 PERMISSION_DENIED. Cached
+// names follow the store's change feed through Upstream.ForgetResource.
+//
+// With Config.Grants (the store), MLflow's answers are recorded before they
+// reach the client: the creator of an experiment, model, prompt, scorer or
+// gateway object gets MANAGE, and grants follow renames and deletes.
+// Filtered searches and GraphQL are for admins only until they are
+// filtered.
 package mlflow

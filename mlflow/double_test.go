@@ -45,6 +45,7 @@ type double struct {
 	// X-Contract-Request header, with the body as it arrived.
 	seen     sync.Map
 	recorded atomic.Int32 // contract requests answered with a recording
+	made     atomic.Int32 // resources created through creates
 }
 
 // answer is a recorded 200 for method and path, whatever its query: what
@@ -158,6 +159,9 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := map[string]any{}
 	for k, v := range r.URL.Query() {
 		q[k] = v[0]
+	}
+	if d.creates(w, r) {
+		return
 	}
 	if r.URL.Path == "/api/3.0/mlflow/gateway/endpoints/get" {
 		d.endpoint(w, r.URL.Query().Get("endpoint_id"), r.URL.Query().Get("name"))
@@ -339,4 +343,45 @@ func (d *double) gatewayObject(w http.ResponseWriter, path string, q url.Values)
 	}
 	w.WriteHeader(http.StatusNotFound)
 	fmt.Fprint(w, `{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "not found"}`)
+}
+
+// creates answers the writes that make, rename and delete resources, in
+// the recorded shapes (experiments/create: {"experiment_id"};
+// registered-models/create and rename: {"registered_model": {"name"}};
+// delete: {}) and, for gateway secrets, the shape from spec
+// (CreateGatewaySecret.Response: secret.secret_id). What is made can then
+// be looked up like a recorded resource.
+func (d *double) creates(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost && r.Method != http.MethodDelete && r.Method != http.MethodPatch {
+		return false
+	}
+	var body map[string]any
+	switch r.URL.Path {
+	case "/api/2.0/mlflow/experiments/create", "/api/2.0/mlflow/registered-models/create", "/api/2.0/mlflow/registered-models/rename",
+		"/api/2.0/mlflow/registered-models/delete", "/api/3.0/mlflow/gateway/secrets/create":
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return true
+		}
+	default:
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	name, _ := body["name"].(string)
+	switch r.URL.Path {
+	case "/api/2.0/mlflow/experiments/create":
+		id := fmt.Sprint(100 + d.made.Add(1))
+		d.addExperiment(id, name)
+		json.NewEncoder(w).Encode(map[string]any{"experiment_id": id})
+	case "/api/2.0/mlflow/registered-models/create":
+		json.NewEncoder(w).Encode(map[string]any{"registered_model": map[string]any{"name": name, "creation_timestamp": 1795439449687, "last_updated_timestamp": 1795439449687}})
+	case "/api/2.0/mlflow/registered-models/rename":
+		json.NewEncoder(w).Encode(map[string]any{"registered_model": map[string]any{"name": body["new_name"], "creation_timestamp": 1795439449733, "last_updated_timestamp": 1795439449871}})
+	case "/api/3.0/mlflow/gateway/secrets/create":
+		id := fmt.Sprintf("sec-%d", 100+d.made.Add(1))
+		json.NewEncoder(w).Encode(map[string]any{"secret": map[string]any{"secret_id": id, "secret_name": body["secret_name"]}})
+	default:
+		fmt.Fprint(w, "{}")
+	}
+	return true
 }

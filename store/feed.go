@@ -196,6 +196,11 @@ func (s *Store) Follow(ctx context.Context, a Applier, opts FollowOptions) error
 	return s.followSQLite(ctx, f, poll)
 }
 
+// Sync applies to every follower of this process the changes other
+// processes committed since it last looked, now rather than at its next
+// poll: for a decision that may depend on a change made a moment ago.
+func (s *Store) Sync(ctx context.Context) { s.catchUpAll(ctx) }
+
 func (s *Store) catchUpAll(ctx context.Context) {
 	s.mu.Lock()
 	fs := append([]*follower(nil), s.followers...)

@@ -1,0 +1,436 @@
+package mlflow
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/permission"
+)
+
+// Grants is where the gateway records what MLflow's answers change: the
+// creator's MANAGE grant, grants that follow a rename, grants gone with
+// their resource. *store.Store satisfies it; its writes reach the local
+// permission engine (through the change feed it follows) before they
+// return, so the creator's next call succeeds at once.
+type Grants interface {
+	AccountStatus(ctx context.Context, username string) (exists, active bool, err error)
+	PutGrant(ctx context.Context, g permission.Grant) error
+	RenameResource(ctx context.Context, from permission.Resource, newID string) error
+	DeleteResource(ctx context.Context, r permission.Resource) error
+	PublishNameChange(ctx context.Context, r permission.Resource, newName string) error
+}
+
+// maxCaptured bounds the MLflow answer the gateway reads to record an
+// effect: these are small control responses.
+const maxCaptured = 1 << 20
+
+// effectKind is what a successful answer changes.
+type effectKind int
+
+const (
+	effCreate     effectKind = iota + 1 // the caller gets MANAGE on what was made
+	effRename                           // grants move to the new name
+	effDelete                           // grants go with the resource
+	effNameChange                       // names cached anywhere are stale
+)
+
+// effect is what to record once MLflow answers 200.
+type effect struct {
+	kind effectKind
+	res  permission.Resource // created (ID from the answer when idPath is set), renamed, deleted
+	// idPath is where the created resource's id is in MLflow's answer.
+	idPath []string
+	// keep: an existing grant of the caller's is left as it is (MLflow
+	// ignores RESOURCE_ALREADY_EXISTS when a scorer is registered again).
+	keep    bool
+	newName string
+}
+
+// creation is what a create row makes: the kind, and the request field
+// with its name (for RESTRICT_RESOURCE_CREATION's rules).
+func creation(path string) (kind permission.Kind, nameField string, ok bool) {
+	switch path {
+	case "/api/2.0/mlflow/experiments/create":
+		return permission.Experiment, "name", true
+	case "/api/2.0/mlflow/registered-models/create":
+		return permission.RegisteredModel, "name", true
+	case "/api/3.0/mlflow/gateway/secrets/create":
+		return permission.GatewaySecret, "secret_name", true
+	}
+	return 0, "", false
+}
+
+// authorizeCreate decides a create row: anyone signed in (with
+// RESTRICT_RESOURCE_CREATION, a rule on the new name), and only when the
+// creator's grant can be written, because a resource nobody can reach
+// must not be made.
+func (a *Authorizer) authorizeCreate(q *request, ep *Endpoint, subj permission.Subject, snap *permission.Snapshot) error {
+	kind, nameField, ok := creation(ep.Path)
+	if !ok || a.cfg.Grants == nil {
+		return adminOnly(subj)
+	}
+	f, err := q.Fields()
+	if err == errBudget {
+		return err
+	}
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	name, _, err := f.String(nameField)
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	if kind == permission.RegisteredModel {
+		if kind, err = modelKind(f); err != nil {
+			return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+		}
+	}
+	if subj.Admin {
+		return nil
+	}
+	if kind == permission.Experiment && f.Has("artifact_location") {
+		return auth.PermissionDenied("Only administrators may set an experiment's artifact_location")
+	}
+	if allowed, d := snap.CanCreate(subj, kind, name); !allowed {
+		a.cfg.Logger.DebugContext(q.r.Context(), "mlflow: create refused", "user", subj.Username, "kind", kind.String(), "name", name, "decision", d.Explain())
+		return auth.PermissionDenied(fmt.Sprintf("Creating a %s named %s needs EDIT from a rule on the name", kind, name))
+	}
+	exists, active, err := a.cfg.Grants.AccountStatus(q.r.Context(), subj.Username)
+	switch {
+	case err != nil:
+		return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
+			Message: "Could not record the new resource's owner; try again", RetryAfter: time.Second, Err: err}
+	case !exists || !active:
+		return auth.PermissionDenied("Your account is not registered with the gateway, so nothing you create could be granted to you; ask an administrator")
+	}
+	return nil
+}
+
+// modelKind is a registered model's kind from its create request: a prompt
+// when tagged mlflow.prompt.is_prompt=true, as MLflow reads the tag.
+func modelKind(f Fields) (permission.Kind, error) {
+	fl, ok, err := f.lookup("tags")
+	if err != nil || !ok {
+		return permission.RegisteredModel, err
+	}
+	for _, raw := range fl.values {
+		var tags []struct {
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		}
+		if err := json.Unmarshal(raw, &tags); err != nil {
+			return 0, fmt.Errorf("%w: tags: %v", ErrBadRequest, err)
+		}
+		for _, t := range tags {
+			if t.Key == promptTag && strings.EqualFold(t.Value, "true") {
+				return permission.Prompt, nil
+			}
+		}
+	}
+	return permission.RegisteredModel, nil
+}
+
+// plan says what a request MLflow accepts will change, read from the
+// request before it is forwarded (an old name is looked up now, while it
+// still resolves). nil: nothing.
+func (a *Authorizer) plan(q *request) (*effect, error) {
+	if q.ep == nil || a.cfg.Grants == nil {
+		return nil, nil
+	}
+	ctx := q.r.Context()
+	str := func(f Fields, name string) (string, error) {
+		v, _, err := f.String(name)
+		return v, err
+	}
+	var e *effect
+	err := func() error {
+		path := q.ep.Path
+		ids := map[string][]string{
+			"/api/3.0/mlflow/gateway/endpoints/create":         {"endpoint", "endpoint_id"},
+			"/api/3.0/mlflow/gateway/secrets/create":           {"secret", "secret_id"},
+			"/api/3.0/mlflow/gateway/model-definitions/create": {"model_definition", "model_definition_id"},
+			"/api/2.0/mlflow/experiments/create":               {"experiment_id"},
+			"/api/2.0/mlflow/registered-models/create":         {"registered_model", "name"},
+		}
+		deletes := map[string]struct {
+			kind  permission.Kind
+			field string
+		}{
+			"/api/3.0/mlflow/gateway/endpoints/delete":         {permission.GatewayEndpoint, "endpoint_id"},
+			"/api/3.0/mlflow/gateway/secrets/delete":           {permission.GatewaySecret, "secret_id"},
+			"/api/3.0/mlflow/gateway/model-definitions/delete": {permission.GatewayModelDefinition, "model_definition_id"},
+		}
+		switch {
+		case ids[path] != nil:
+			kind := map[string]permission.Kind{
+				"/api/3.0/mlflow/gateway/endpoints/create":         permission.GatewayEndpoint,
+				"/api/3.0/mlflow/gateway/secrets/create":           permission.GatewaySecret,
+				"/api/3.0/mlflow/gateway/model-definitions/create": permission.GatewayModelDefinition,
+				"/api/2.0/mlflow/experiments/create":               permission.Experiment,
+				"/api/2.0/mlflow/registered-models/create":         permission.RegisteredModel,
+			}[path]
+			if kind == permission.RegisteredModel {
+				f, err := q.Fields()
+				if err != nil {
+					return err
+				}
+				if kind, err = modelKind(f); err != nil {
+					return err
+				}
+			}
+			e = &effect{kind: effCreate, res: permission.Resource{Kind: kind}, idPath: ids[path]}
+		case path == "/api/3.0/mlflow/scorers/register":
+			f, err := q.Fields()
+			if err != nil {
+				return err
+			}
+			exp, err := str(f, "experiment_id")
+			if err != nil {
+				return err
+			}
+			name, err := str(f, "name")
+			if err != nil {
+				return err
+			}
+			canon, ok := CanonicalExperimentID(exp)
+			if !ok || name == "" {
+				return nil // MLflow refuses it
+			}
+			e = &effect{kind: effCreate, res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name}, keep: true}
+		case path == "/api/3.0/mlflow/scorers/delete":
+			f, err := q.Fields()
+			if err != nil {
+				return err
+			}
+			exp, err := str(f, "experiment_id")
+			if err != nil {
+				return err
+			}
+			name, err := str(f, "name")
+			if err != nil {
+				return err
+			}
+			if canon, ok := CanonicalExperimentID(exp); ok && name != "" {
+				e = &effect{kind: effDelete, res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name}}
+			}
+		case deletes[path].field != "":
+			f, err := q.Fields()
+			if err != nil {
+				return err
+			}
+			id, err := str(f, deletes[path].field)
+			if err != nil || id == "" {
+				return err
+			}
+			e = &effect{kind: effDelete, res: permission.Resource{Kind: deletes[path].kind, ID: id}}
+		case path == "/api/2.0/mlflow/registered-models/rename", path == "/api/2.0/mlflow/registered-models/delete":
+			f, err := q.Fields()
+			if err != nil {
+				return err
+			}
+			name, err := str(f, "name")
+			if err != nil || name == "" {
+				return err
+			}
+			kind := permission.RegisteredModel
+			if prompt, err := a.cfg.Lookups.ModelIsPrompt(ctx, name); err == nil && prompt {
+				kind = permission.Prompt
+			} else if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			res := permission.Resource{Kind: kind, ID: name}
+			if strings.HasSuffix(path, "/delete") {
+				e = &effect{kind: effDelete, res: res}
+				return nil
+			}
+			newName, err := str(f, "new_name")
+			if err != nil || newName == "" || newName == name {
+				return err
+			}
+			e = &effect{kind: effRename, res: res, newName: newName}
+		case path == "/api/2.0/mlflow/experiments/update":
+			f, err := q.Fields()
+			if err != nil {
+				return err
+			}
+			id, err := str(f, "experiment_id")
+			if err != nil {
+				return err
+			}
+			newName, err := str(f, "new_name")
+			if err != nil || newName == "" {
+				return err
+			}
+			canon, ok := CanonicalExperimentID(id)
+			if !ok {
+				return nil
+			}
+			old, err := a.cfg.Lookups.ExperimentName(ctx, canon)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			e = &effect{kind: effNameChange, res: permission.Resource{Kind: permission.Experiment, ID: canon, Name: old}, newName: newName}
+		case path == "/api/3.0/mlflow/gateway/endpoints/update":
+			f, err := q.Fields()
+			if err != nil {
+				return err
+			}
+			id, err := str(f, "endpoint_id")
+			if err != nil || id == "" {
+				return err
+			}
+			newName, err := str(f, "name")
+			if err != nil || newName == "" {
+				return err
+			}
+			_, old, err := a.cfg.Lookups.GatewayEndpoint(ctx, id, "")
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			e = &effect{kind: effNameChange, res: permission.Resource{Kind: permission.GatewayEndpoint, ID: id, Name: old}, newName: newName}
+		}
+		return nil
+	}()
+	switch {
+	case err == nil:
+		return e, nil
+	case err == errBudget:
+		return nil, err
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrBadID):
+		return nil, auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	default:
+		return nil, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
+			Message: "Could not check the resource with MLflow; try again", RetryAfter: time.Second, Err: err}
+	}
+}
+
+// capture holds MLflow's answer until its effect is recorded: the answer
+// must not reach the client before the grant it implies is in place.
+type capture struct {
+	header   http.Header
+	status   int
+	body     bytes.Buffer
+	overflow bool
+}
+
+func (c *capture) Header() http.Header { return c.header }
+
+func (c *capture) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+
+func (c *capture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if c.body.Len()+len(b) > maxCaptured {
+		c.overflow = true
+		return 0, errors.New("mlflow: answer too large to record")
+	}
+	return c.body.Write(b)
+}
+
+// forward sends the request on, records the effect of a 200, then
+// answers.
+func (a *Authorizer) forward(w http.ResponseWriter, r *http.Request, next http.Handler, subj permission.Subject, e *effect) {
+	// The answer is read here: fetch it uncompressed.
+	r.Header.Del("Accept-Encoding")
+	c := &capture{header: http.Header{}}
+	next.ServeHTTP(c, r)
+	if c.overflow {
+		a.cfg.Logger.ErrorContext(r.Context(), "mlflow: an answer to record was too large", "path", r.URL.Path)
+		auth.WriteError(w, &auth.Error{Status: http.StatusBadGateway, Code: auth.CodeTemporarilyUnavailable, Message: "MLflow's answer was too large"})
+		return
+	}
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if c.status == http.StatusOK {
+		// The client leaving must not leave a resource without its grants.
+		a.record(context.WithoutCancel(r.Context()), subj, e, c.body.Bytes())
+	}
+	for k, v := range c.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(c.status)
+	_, _ = w.Write(c.body.Bytes())
+}
+
+// record writes an effect. A failure is logged, not answered: MLflow has
+// done what was asked, and the client must learn that.
+func (a *Authorizer) record(ctx context.Context, subj permission.Subject, e *effect, answer []byte) {
+	g := a.cfg.Grants
+	var err error
+	res := e.res
+	switch e.kind {
+	case effCreate:
+		if e.idPath != nil {
+			id, ok := answerField(answer, e.idPath)
+			if !ok {
+				err = fmt.Errorf("no %s in MLflow's answer", strings.Join(e.idPath, "."))
+				break
+			}
+			res.ID = id
+			if res.Kind == permission.Experiment {
+				res.ID, _ = CanonicalExperimentID(id)
+			}
+		}
+		if e.keep {
+			if d := a.cfg.Engine.Snapshot().Decide(subj, res); d.Source == permission.SourceUser {
+				return
+			}
+		}
+		if exists, _, serr := g.AccountStatus(ctx, subj.Username); serr == nil && !exists && subj.Admin {
+			return // an administrator the store does not know needs no grant
+		}
+		err = g.PutGrant(ctx, permission.Grant{Resource: res, Principal: permission.ForUser(subj.Username), Level: permission.Manage})
+	case effRename:
+		err = g.RenameResource(ctx, res, e.newName)
+	case effDelete:
+		err = g.DeleteResource(ctx, res)
+	case effNameChange:
+		err = g.PublishNameChange(ctx, res, e.newName)
+	}
+	if f, ok := a.cfg.Lookups.(interface {
+		ForgetResource(permission.Resource, string)
+	}); ok && e.kind != effCreate {
+		f.ForgetResource(res, e.newName) // at once here; other replicas through the feed
+	}
+	if err != nil {
+		a.cfg.Logger.ErrorContext(ctx, "mlflow: could not record what MLflow did; fix the grants in the admin API",
+			"user", subj.Username, "resource", res.String(), "error", err)
+	}
+}
+
+// answerField reads a string (or number) at a path of MLflow's JSON answer.
+func answerField(answer []byte, path []string) (string, bool) {
+	var v any
+	if err := json.Unmarshal(answer, &v); err != nil {
+		return "", false
+	}
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		v = m[p]
+	}
+	switch x := v.(type) {
+	case string:
+		return x, x != ""
+	case json.Number:
+		return x.String(), true
+	case float64:
+		return fmt.Sprintf("%.0f", x), true
+	}
+	return "", false
+}

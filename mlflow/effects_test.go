@@ -1,0 +1,244 @@
+package mlflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/permission"
+	"github.com/mlflowauth/mlflowauth/store"
+)
+
+// replica is one gateway process: its own store handle, engine following
+// the feed, and HTTP server in front of the MLflow double.
+type replica struct {
+	st  *store.Store
+	e   *permission.Engine
+	a   *Authorizer
+	srv *httptest.Server
+}
+
+func newReplica(t *testing.T, ctx context.Context, uri string, d *double, poll time.Duration, grants func(*store.Store) Grants) *replica {
+	t.Helper()
+	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	e, err := permission.NewEngine(ctx, st, permission.Config{})
+	require.NoError(t, err)
+	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Timeout: 2 * time.Second})
+	require.NoError(t, err)
+	registered := make(chan struct{}, 1)
+	go st.Follow(ctx, e, store.FollowOptions{Poll: poll, OnChange: func(c store.Change) {
+		for _, ev := range c.Events {
+			if ev.Op == store.OpNameChange && ev.Resource != nil {
+				up.ForgetResource(*ev.Resource, ev.Name)
+			}
+		}
+		select {
+		case registered <- struct{}{}:
+		default:
+		}
+	}})
+	// A write this replica sees proves its follower is registered.
+	require.NoError(t, st.PublishNameChange(ctx, permission.Resource{Kind: permission.Experiment, ID: "999"}, ""))
+	select {
+	case <-registered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower never started")
+	}
+	a, err := NewAuthorizer(Config{Engine: e, Lookups: up, Grants: grants(st), Sync: st.Sync, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	target, _ := url.Parse(d.url())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := &auth.Identity{Username: r.Header.Get("X-Test-User"), Method: auth.MethodBasic}
+		r.Header.Del("X-Test-User")
+		a.Wrap(proxy).ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
+	}))
+	t.Cleanup(srv.Close)
+	return &replica{st: st, e: e, a: a, srv: srv}
+}
+
+func (rp *replica) do(t *testing.T, user, method, target, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, rp.srv.URL+target, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("X-Test-User", user)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := rp.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+func storeGrants(st *store.Store) Grants { return st }
+
+func newStoreURI(t *testing.T, ctx context.Context, users ...store.User) string {
+	uri := "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")
+	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer st.Close()
+	for _, u := range users {
+		_, err := st.CreateUser(ctx, u)
+		require.NoError(t, err)
+	}
+	return uri
+}
+
+func TestCreatorGetsManage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"}, store.User{Username: "erin"}, store.User{Username: "root", Admin: true})
+	d := newDouble(t)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+
+	// An experiment, then at once a run in it: the grant is in place
+	// before the answer goes out.
+	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/churn"}`)
+	require.Equal(t, 200, code, body)
+	exp, _ := body["experiment_id"].(string)
+	require.NotEmpty(t, exp)
+	code, _ = one.do(t, "dave", "POST", "/api/2.0/mlflow/runs/create", `{"experiment_id":"`+exp+`"}`)
+	assert.Equal(t, 200, code, "the creator's next call succeeds at once")
+	code, _ = one.do(t, "dave", "GET", "/api/2.0/mlflow/experiments/get?experiment_id="+exp, "")
+	assert.Equal(t, 200, code)
+	code, _ = one.do(t, "erin", "POST", "/api/2.0/mlflow/runs/create", `{"experiment_id":"`+exp+`"}`)
+	assert.Equal(t, 403, code, "nobody else")
+	grants, err := one.st.ListGrants(ctx, store.GrantFilter{})
+	require.NoError(t, err)
+	assert.Contains(t, grants, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: exp},
+		Principal: permission.ForUser("dave"), Level: permission.Manage}, "written to the store")
+
+	// A registered model and a prompt (by its tag), a gateway secret.
+	code, _ = one.do(t, "dave", "POST", "/api/2.0/mlflow/registered-models/create", `{"name":"dave-model"}`)
+	require.Equal(t, 200, code)
+	code, _ = one.do(t, "dave", "POST", "/api/2.0/mlflow/registered-models/create",
+		`{"name":"dave-prompt","tags":[{"key":"mlflow.prompt.is_prompt","value":"true"}]}`)
+	require.Equal(t, 200, code)
+	code, body = one.do(t, "dave", "POST", "/api/3.0/mlflow/gateway/secrets/create", `{"secret_name":"dave-key","secret_value":"sk-1"}`)
+	require.Equal(t, 200, code)
+	secret := body["secret"].(map[string]any)["secret_id"].(string)
+	snap := one.e.Snapshot()
+	dave := snap.Subject("dave", nil)
+	for _, r := range []permission.Resource{
+		{Kind: permission.RegisteredModel, ID: "dave-model"},
+		{Kind: permission.Prompt, ID: "dave-prompt"},
+		{Kind: permission.GatewaySecret, ID: secret},
+	} {
+		d := snap.Decide(dave, r)
+		assert.Equal(t, permission.Manage, d.Level, r.String())
+		assert.Equal(t, permission.SourceUser, d.Source, r.String())
+	}
+
+	// Grants follow a rename and go with a delete.
+	code, _ = one.do(t, "dave", "POST", "/api/2.0/mlflow/registered-models/rename", `{"name":"dave-model","new_name":"dave-model-2"}`)
+	require.Equal(t, 200, code)
+	snap = one.e.Snapshot()
+	assert.Equal(t, permission.SourceUser, snap.Decide(dave, permission.Resource{Kind: permission.RegisteredModel, ID: "dave-model-2"}).Source)
+	assert.NotEqual(t, permission.SourceUser, snap.Decide(dave, permission.Resource{Kind: permission.RegisteredModel, ID: "dave-model"}).Source,
+		"the old name keeps nothing: a model made under it later is not dave's")
+	code, _ = one.do(t, "dave", "DELETE", "/api/2.0/mlflow/registered-models/delete", `{"name":"dave-model-2"}`)
+	require.Equal(t, 200, code)
+	assert.NotEqual(t, permission.SourceUser, one.e.Snapshot().Decide(dave, permission.Resource{Kind: permission.RegisteredModel, ID: "dave-model-2"}).Source)
+
+	// An admin's create is granted too, as MLflow does.
+	code, body = one.do(t, "root", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"shared/x"}`)
+	require.Equal(t, 200, code)
+	assert.Equal(t, permission.SourceUser, one.e.Snapshot().Decide(permission.Subject{Username: "root", Active: true},
+		permission.Resource{Kind: permission.Experiment, ID: body["experiment_id"].(string)}).Source)
+}
+
+func TestCreateRefusals(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"}, store.User{Username: "off", Deactivated: true})
+	d := newDouble(t)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+	calls := d.calls.Load()
+	made := d.made.Load()
+
+	code, body := one.do(t, "zed", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"zed/x"}`)
+	assert.Equal(t, 403, code, "a user the store does not know could never reach it")
+	assert.Contains(t, body["message"], "not registered")
+	code, _ = one.do(t, "off", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"off/x"}`)
+	assert.Equal(t, 403, code)
+	code, body = one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/x","artifact_location":"s3://elsewhere"}`)
+	assert.Equal(t, 403, code)
+	assert.Contains(t, body["message"], "artifact_location")
+	code, _ = one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"a","Name":"b"}`)
+	assert.Equal(t, 400, code, "two spellings")
+	assert.Equal(t, made, d.made.Load(), "nothing was made")
+	assert.Equal(t, calls, d.calls.Load())
+
+	// The store unreachable: 503 before anything is made.
+	broken := newReplica(t, ctx, uri, d, 50*time.Millisecond, func(st *store.Store) Grants { return downGrants{st} })
+	code, body = broken.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/y"}`)
+	assert.Equal(t, 503, code)
+	assert.Equal(t, "TEMPORARILY_UNAVAILABLE", body["error_code"])
+	assert.Equal(t, made, d.made.Load(), "nothing was made")
+}
+
+// downGrants is a store that cannot be reached.
+type downGrants struct{ Grants }
+
+func (downGrants) AccountStatus(context.Context, string) (bool, bool, error) {
+	return false, false, errors.New("dial tcp 127.0.0.1:5432: connection refused")
+}
+
+func TestRestrictedCreation(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
+	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	_, err = st.CreateRule(ctx, permission.Rule{Kind: permission.Experiment, Principal: permission.ForUser("dave"), Pattern: "^dave/", Level: permission.Edit})
+	require.NoError(t, err)
+	st.Close()
+	d := newDouble(t)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+	e, err := permission.NewEngine(ctx, one.st, permission.Config{RestrictCreation: true})
+	require.NoError(t, err)
+	one.a.cfg.Engine = e
+	code, _ := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/ok"}`)
+	assert.Equal(t, 200, code)
+	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"prod/no"}`)
+	assert.Equal(t, 403, code)
+	assert.Contains(t, body["message"], "prod/no")
+}
+
+// Two replicas on one store: what one writes, the other sees at once on a
+// refusal's re-check, though its own feed poll is an hour away.
+func TestCreateAcrossReplicas(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
+	d := newDouble(t)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+	two := newReplica(t, ctx, uri, d, time.Hour, storeGrants)
+	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/across"}`)
+	require.Equal(t, 200, code)
+	exp := body["experiment_id"].(string)
+	before := two.e.Seq()
+	code, _ = two.do(t, "dave", "POST", "/api/2.0/mlflow/runs/create", `{"experiment_id":"`+exp+`"}`)
+	assert.Equal(t, 200, code, "the refusal re-checked the store")
+	assert.Greater(t, two.e.Seq(), before)
+}
