@@ -2,6 +2,7 @@ package mlflow
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -61,6 +62,18 @@ type Config struct {
 	// times a second: another replica may have just written the grant
 	// (the creator of a resource made a moment ago).
 	Sync func(ctx context.Context)
+	// SecretKey signs the continuation tokens of filtered searches, so a
+	// token is good on every replica sharing it (SECRET_KEY). A random
+	// key, good on this process only, when empty.
+	SecretKey []byte
+	// FilterPages and FilterTime bound how far a filtered search refills
+	// a page from MLflow (10 pages, 5s when zero); past them a partial
+	// page goes out with a token to continue.
+	FilterPages int
+	FilterTime  time.Duration
+	// MaxAnswer bounds an MLflow answer the gateway reads to filter
+	// (32 MiB when zero).
+	MaxAnswer int
 }
 
 // Authorizer decides each request of an authenticated caller: classify,
@@ -71,6 +84,11 @@ type Authorizer struct {
 	budget   *semaphore.Weighted
 	syncs    singleflight.Group
 	lastSync atomic.Int64 // unix nanoseconds
+
+	secret      []byte
+	filterPages int
+	filterTime  time.Duration
+	maxAnswer   int
 }
 
 // NewAuthorizer returns an Authorizer.
@@ -91,7 +109,24 @@ func NewAuthorizer(cfg Config) (*Authorizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Authorizer{cfg: cfg, router: router, budget: semaphore.NewWeighted(cfg.BodyBudget)}, nil
+	a := &Authorizer{cfg: cfg, router: router, budget: semaphore.NewWeighted(cfg.BodyBudget),
+		secret: cfg.SecretKey, filterPages: cfg.FilterPages, filterTime: cfg.FilterTime, maxAnswer: cfg.MaxAnswer}
+	if len(a.secret) == 0 {
+		a.secret = make([]byte, 32)
+		if _, err := rand.Read(a.secret); err != nil {
+			return nil, fmt.Errorf("mlflow: page token key: %w", err)
+		}
+	}
+	if a.filterPages <= 0 {
+		a.filterPages = defaultFilterPages
+	}
+	if a.filterTime <= 0 {
+		a.filterTime = defaultFilterTime
+	}
+	if a.maxAnswer <= 0 {
+		a.maxAnswer = 32 << 20
+	}
+	return a, nil
 }
 
 // Wrap returns next behind the authorizer: requests it refuses never reach
@@ -102,6 +137,15 @@ func (a *Authorizer) Wrap(next http.Handler) http.Handler {
 		defer req.release()
 		if err := a.authorize(req); err != nil {
 			auth.WriteError(w, err)
+			return
+		}
+		if l, ok := listings[pathOf(req)]; ok && !req.subj.Admin {
+			body, err := searchBody(r, a.cfg.MaxBody)
+			if err != nil {
+				auth.WriteError(w, err)
+				return
+			}
+			a.filtered(w, r, next, req.subj, l, body)
 			return
 		}
 		e, err := a.plan(req)
@@ -208,6 +252,10 @@ func (a *Authorizer) authorize(q *request) error {
 		return nil
 	case RequireCreate:
 		return a.authorizeCreate(q, ep, subj, snap)
+	case RequireFilter:
+		if _, ok := listings[ep.Path]; ok {
+			return nil // the answer is filtered
+		}
 	case RequireNotServed:
 		return &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound, Message: "This endpoint is not served by this gateway"}
 	}
@@ -281,6 +329,14 @@ func (a *Authorizer) authorize(q *request) error {
 		}
 	}
 	return nil
+}
+
+// pathOf is the row a request was classified to, if any.
+func pathOf(q *request) string {
+	if q.ep == nil || q.ep.Require != RequireFilter {
+		return ""
+	}
+	return q.ep.Path
 }
 
 // minSyncInterval spaces the store reads refusals cause: a flood of

@@ -37,6 +37,8 @@
 // With Config.Grants (the store), MLflow's answers are recorded before they
 // reach the client: the creator of an experiment, model, prompt, scorer or
 // gateway object gets MANAGE, and grants follow renames and deletes.
-// Filtered searches and GraphQL are for admins only until they are
-// filtered.
+// Searches and lists answer a non-admin only what they may read, refilled
+// from MLflow within bounds, with continuation tokens signed with
+// Config.SecretKey. GraphQL is for admins only until its fields are
+// authorized.
 package mlflow

@@ -1,6 +1,7 @@
 package mlflow
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,6 +47,11 @@ type double struct {
 	seen     sync.Map
 	recorded atomic.Int32 // contract requests answered with a recording
 	made     atomic.Int32 // resources created through creates
+	// catalog, when set, is what experiments/search pages through (in the
+	// recorded shape, with MLflow's offset page tokens); searched counts
+	// the pages served.
+	catalog  []map[string]any
+	searched atomic.Int32
 }
 
 // answer is a recorded 200 for method and path, whatever its query: what
@@ -161,6 +167,9 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q[k] = v[0]
 	}
 	if d.creates(w, r) {
+		return
+	}
+	if d.searches(w, r) {
 		return
 	}
 	if r.URL.Path == "/api/3.0/mlflow/gateway/endpoints/get" {
@@ -383,5 +392,59 @@ func (d *double) creates(w http.ResponseWriter, r *http.Request) bool {
 	default:
 		fmt.Fprint(w, "{}")
 	}
+	return true
+}
+
+// searches answers experiments/search over d.catalog and the gateway's
+// secrets/list (shape from spec: ListGatewaySecretInfos.Response.secrets).
+func (d *double) searches(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path == "/api/3.0/mlflow/gateway/secrets/list" {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"secrets":[{"secret_id":"sec-1","secret_name":"openai-key"},{"secret_id":"sec-2","secret_name":"team-b-key"}]}`)
+		return true
+	}
+	if strings.TrimPrefix(r.URL.Path, "/ajax-api/2.0/mlflow/") != "experiments/search" && r.URL.Path != "/api/2.0/mlflow/experiments/search" || d.catalog == nil {
+		return false
+	}
+	d.searched.Add(1)
+	params := map[string]any{}
+	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+		for k, v := range r.URL.Query() {
+			params[k] = v[0]
+		}
+	} else if err := json.NewDecoder(r.Body).Decode(&params); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return true
+	}
+	if params["filter"] == "bad" {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid filter 'bad'"}`)
+		return true
+	}
+	size := 1000
+	if v, ok := params["max_results"]; ok {
+		fmt.Sscan(fmt.Sprint(v), &size)
+	}
+	offset := 0
+	if t, ok := params["page_token"].(string); ok && t != "" {
+		b, err := base64.StdEncoding.DecodeString(t)
+		var tok struct{ Offset int }
+		if err != nil || json.Unmarshal(b, &tok) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid page token"}`)
+			return true
+		}
+		offset = tok.Offset
+	}
+	end := min(offset+size, len(d.catalog))
+	out := map[string]any{}
+	if offset < end {
+		out["experiments"] = d.catalog[offset:end]
+	}
+	if end < len(d.catalog) {
+		out["next_page_token"] = base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf(`{"offset": %d}`, end)))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
 	return true
 }

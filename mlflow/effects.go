@@ -318,6 +318,7 @@ type capture struct {
 	status   int
 	body     bytes.Buffer
 	overflow bool
+	limit    int // maxCaptured when zero
 }
 
 func (c *capture) Header() http.Header { return c.header }
@@ -332,7 +333,11 @@ func (c *capture) Write(b []byte) (int, error) {
 	if c.status == 0 {
 		c.status = http.StatusOK
 	}
-	if c.body.Len()+len(b) > maxCaptured {
+	limit := c.limit
+	if limit == 0 {
+		limit = maxCaptured
+	}
+	if c.body.Len()+len(b) > limit {
 		c.overflow = true
 		return 0, errors.New("mlflow: answer too large to record")
 	}
