@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
@@ -85,6 +87,7 @@ type Authorizer struct {
 	syncs    singleflight.Group
 	lastSync atomic.Int64 // unix nanoseconds
 
+	gql         *ast.Schema
 	secret      []byte
 	filterPages int
 	filterTime  time.Duration
@@ -111,6 +114,9 @@ func NewAuthorizer(cfg Config) (*Authorizer, error) {
 	}
 	a := &Authorizer{cfg: cfg, router: router, budget: semaphore.NewWeighted(cfg.BodyBudget),
 		secret: cfg.SecretKey, filterPages: cfg.FilterPages, filterTime: cfg.FilterTime, maxAnswer: cfg.MaxAnswer}
+	if a.gql, err = loadGraphQLSchema(); err != nil {
+		return nil, err
+	}
 	if len(a.secret) == 0 {
 		a.secret = make([]byte, 32)
 		if _, err := rand.Read(a.secret); err != nil {
@@ -137,6 +143,14 @@ func (a *Authorizer) Wrap(next http.Handler) http.Handler {
 		defer req.release()
 		if err := a.authorize(req); err != nil {
 			auth.WriteError(w, err)
+			return
+		}
+		if req.graphql {
+			if len(req.versions) == 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
+			a.graphQLAnswer(w, r, next, req.subj, req.versions)
 			return
 		}
 		if l, ok := listings[pathOf(req)]; ok && !req.subj.Admin {
@@ -183,8 +197,12 @@ type request struct {
 	fields Fields
 	err    error
 	held   int64
-	ep     *Endpoint          // the row, once classified
-	subj   permission.Subject // the caller, once known
+	ep     *Endpoint // the row, once classified
+	// graphql: a non-admin's GraphQL request, whose answer drops the
+	// model versions at versions.
+	graphql  bool
+	versions []versionFilter
+	subj     permission.Subject // the caller, once known
 }
 
 var errBudget = &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
@@ -256,6 +274,13 @@ func (a *Authorizer) authorize(q *request) error {
 		if _, ok := listings[ep.Path]; ok {
 			return nil // the answer is filtered
 		}
+	case RequireGraphQL:
+		if subj.Admin {
+			return nil
+		}
+		q.graphql = true
+		q.versions, err = a.authorizeGraphQL(q, subj, snap)
+		return err
 	case RequireNotServed:
 		return &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound, Message: "This endpoint is not served by this gateway"}
 	}

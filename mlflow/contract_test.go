@@ -47,6 +47,8 @@ func pairFor(row specRow) resourcePair {
 	src, res := row.IDSource, row.Resource
 	expGrant := permission.Resource{Kind: permission.Experiment, ID: "1"}
 	switch {
+	case row.Path == "/graphql":
+		return resourcePair{kind: "experiment", granted: "1", decoy: "2", grant: expGrant}
 	case strings.Contains(row.Path, "<job_id>"):
 		return resourcePair{kind: "job", granted: "job-1", decoy: "job-2", grant: expGrant}
 	case strings.Contains(row.Path, "<dataset_id>"):
@@ -141,6 +143,12 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 			"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": map[string]any{"experiment_id": granted}}}}
 		query.Set("experiment_id", decoy)
 		body["experiment_id"] = decoy
+	case row.Path == "/graphql":
+		// MLflow reads the JSON body whatever the method; the URL's query
+		// names the decoy.
+		body["query"] = "query Exp($id: String) { e: mlflowGetExperiment(input: {experimentId: $id}) { experiment { experimentId name } } }"
+		body["variables"] = map[string]any{"id": granted}
+		query.Set("query", `{ mlflowGetExperiment(input: {experimentId: "`+decoy+`"}) { experiment { name } } }`)
 	case row.Path == "/ajax-api/2.0/mlflow/gateway-proxy":
 		// The UI's proxy invokes the endpoint its gateway_path names.
 		body["gateway_path"] = "endpoints/chat/invocations"
@@ -312,6 +320,17 @@ func TestContract(t *testing.T) {
 				assert.Equal(t, 404, status("root"))
 			case req == RequireNone || req == RequireAuthenticated:
 				assert.Equal(t, 200, status("nogrant"))
+			case req == RequireGraphQL:
+				// Per field: this query reads experiment 1.
+				for _, l := range levels {
+					want := 403
+					if l.Allows(permission.CanRead) {
+						want = 200
+					}
+					assert.Equal(t, want, status("lvl-"+l.String()), "%s: the user has %s", key, l)
+				}
+				assert.Equal(t, 403, status("nogrant"))
+				assert.Equal(t, 200, status("root"))
 			case req == RequireFilter:
 				// Anyone signed in; the answer is filtered (filter_test.go).
 				for _, u := range []string{"nogrant", "lvl-READ", "root"} {

@@ -39,6 +39,7 @@
 // gateway object gets MANAGE, and grants follow renames and deletes.
 // Searches and lists answer a non-admin only what they may read, refilled
 // from MLflow within bounds, with continuation tokens signed with
-// Config.SecretKey. GraphQL is for admins only until its fields are
-// authorized.
+// Config.SecretKey. GraphQL queries are parsed against MLflow's schema
+// and every field is decided by its arguments; model versions of models
+// the caller may not read are dropped from the answer.
 package mlflow
