@@ -367,7 +367,8 @@ func (d *double) creates(w http.ResponseWriter, r *http.Request) bool {
 	var body map[string]any
 	switch r.URL.Path {
 	case "/api/2.0/mlflow/experiments/create", "/api/2.0/mlflow/registered-models/create", "/api/2.0/mlflow/registered-models/rename",
-		"/api/2.0/mlflow/registered-models/delete", "/api/3.0/mlflow/gateway/secrets/create":
+		"/api/2.0/mlflow/registered-models/delete", "/api/3.0/mlflow/gateway/secrets/create", "/api/3.0/mlflow/scorers/register",
+		"/api/3.0/mlflow/scorers/delete", "/api/3.0/mlflow/gateway/endpoints/create", "/api/3.0/mlflow/gateway/endpoints/delete":
 		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			return true
@@ -389,6 +390,13 @@ func (d *double) creates(w http.ResponseWriter, r *http.Request) bool {
 	case "/api/3.0/mlflow/gateway/secrets/create":
 		id := fmt.Sprintf("sec-%d", 100+d.made.Add(1))
 		json.NewEncoder(w).Encode(map[string]any{"secret": map[string]any{"secret_id": id, "secret_name": body["secret_name"]}})
+	case "/api/3.0/mlflow/scorers/register":
+		// Shape from spec (RegisterScorer.Response).
+		json.NewEncoder(w).Encode(map[string]any{"version": 1, "scorer_id": "sc-1", "experiment_id": body["experiment_id"], "name": name})
+	case "/api/3.0/mlflow/gateway/endpoints/create":
+		// Shape from spec (CreateGatewayEndpoint.Response.endpoint).
+		id := fmt.Sprintf("ep-%d", 100+d.made.Add(1))
+		json.NewEncoder(w).Encode(map[string]any{"endpoint": map[string]any{"endpoint_id": id, "name": name}})
 	default:
 		fmt.Fprint(w, "{}")
 	}

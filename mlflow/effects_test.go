@@ -242,3 +242,63 @@ func TestCreateAcrossReplicas(t *testing.T) {
 	assert.Equal(t, 200, code, "the refusal re-checked the store")
 	assert.Greater(t, two.e.Seq(), before)
 }
+
+// Scorers and gateway endpoints: the creator gets MANAGE; a scorer
+// registered again keeps the grant it had; deletes take grants away.
+func TestCreatorGrantsOtherKinds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
+	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, st.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"}, Principal: permission.ForUser("dave"), Level: permission.Edit}))
+	require.NoError(t, st.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.GatewayModelDefinition, ID: "md-1"}, Principal: permission.ForUser("dave"), Level: permission.Use}))
+	st.Close()
+	d := newDouble(t)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+	dave := permission.Subject{Username: "dave", Active: true}
+	scorer := permission.Resource{Kind: permission.Scorer, ID: "1", Name: "relevance"}
+
+	code, _ := one.do(t, "dave", "POST", "/api/3.0/mlflow/scorers/register", `{"experiment_id":"1","name":"relevance","serialized_scorer":"{}"}`)
+	require.Equal(t, 200, code)
+	assert.Equal(t, permission.Manage, one.e.Snapshot().Decide(dave, scorer).Level)
+	require.NoError(t, one.st.PutGrant(ctx, permission.Grant{Resource: scorer, Principal: permission.ForUser("dave"), Level: permission.Edit}))
+	code, _ = one.do(t, "dave", "POST", "/api/3.0/mlflow/scorers/register", `{"experiment_id":"1","name":"relevance","serialized_scorer":"{}"}`)
+	require.Equal(t, 200, code)
+	assert.Equal(t, permission.Edit, one.e.Snapshot().Decide(dave, scorer).Level, "registering again changes no grant, as in MLflow")
+	code, _ = one.do(t, "dave", "DELETE", "/api/3.0/mlflow/scorers/delete", `{"experiment_id":"1","name":"relevance"}`)
+	require.Equal(t, 403, code, "deleting needs MANAGE")
+	require.NoError(t, one.st.PutGrant(ctx, permission.Grant{Resource: scorer, Principal: permission.ForUser("dave"), Level: permission.Manage}))
+	code, _ = one.do(t, "dave", "DELETE", "/api/3.0/mlflow/scorers/delete", `{"experiment_id":"1","name":"relevance"}`)
+	require.Equal(t, 200, code)
+	assert.NotEqual(t, permission.SourceUser, one.e.Snapshot().Decide(dave, scorer).Source, "gone with the scorer")
+
+	code, body := one.do(t, "dave", "POST", "/api/3.0/mlflow/gateway/endpoints/create", `{"name":"dave-chat","model_configs":[{"model_definition_id":"md-1"}]}`)
+	require.Equal(t, 200, code)
+	ep := body["endpoint"].(map[string]any)["endpoint_id"].(string)
+	endpoint := permission.Resource{Kind: permission.GatewayEndpoint, ID: ep}
+	assert.Equal(t, permission.Manage, one.e.Snapshot().Decide(dave, endpoint).Level)
+	code, _ = one.do(t, "dave", "DELETE", "/api/3.0/mlflow/gateway/endpoints/delete", `{"endpoint_id":"`+ep+`"}`)
+	require.Equal(t, 200, code)
+	assert.NotEqual(t, permission.SourceUser, one.e.Snapshot().Decide(dave, endpoint).Source)
+}
+
+// A rename on one replica moves the grants on the other too.
+func TestRenameAcrossReplicas(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
+	d := newDouble(t)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+	two := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+	code, _ := one.do(t, "dave", "POST", "/api/2.0/mlflow/registered-models/create", `{"name":"m1"}`)
+	require.Equal(t, 200, code)
+	code, _ = one.do(t, "dave", "POST", "/api/2.0/mlflow/registered-models/rename", `{"name":"m1","new_name":"m2"}`)
+	require.Equal(t, 200, code)
+	dave := permission.Subject{Username: "dave", Active: true}
+	assert.Eventually(t, func() bool {
+		s := two.e.Snapshot()
+		return s.Decide(dave, permission.Resource{Kind: permission.RegisteredModel, ID: "m2"}).Source == permission.SourceUser &&
+			s.Decide(dave, permission.Resource{Kind: permission.RegisteredModel, ID: "m1"}).Source != permission.SourceUser
+	}, 10*time.Second, 20*time.Millisecond, "the other replica follows the feed")
+}
