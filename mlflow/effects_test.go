@@ -29,7 +29,7 @@ type replica struct {
 	st  *store.Store
 	e   *permission.Engine
 	a   *Authorizer
-	srv *httptest.Server
+	url string // the replica's HTTP server
 }
 
 func newReplica(t *testing.T, ctx context.Context, uri string, d *double, poll time.Duration, grants func(*store.Store) Grants) *replica {
@@ -70,18 +70,18 @@ func newReplica(t *testing.T, ctx context.Context, uri string, d *double, poll t
 		a.Wrap(proxy).ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
 	}))
 	t.Cleanup(srv.Close)
-	return &replica{st: st, e: e, a: a, srv: srv}
+	return &replica{st: st, e: e, a: a, url: srv.URL}
 }
 
 func (rp *replica) do(t *testing.T, user, method, target, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, rp.srv.URL+target, strings.NewReader(body))
+	req, err := http.NewRequest(method, rp.url+target, strings.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("X-Test-User", user)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := rp.srv.Client().Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -301,4 +301,44 @@ func TestRenameAcrossReplicas(t *testing.T) {
 		return s.Decide(dave, permission.Resource{Kind: permission.RegisteredModel, ID: "m2"}).Source == permission.SourceUser &&
 			s.Decide(dave, permission.Resource{Kind: permission.RegisteredModel, ID: "m1"}).Source != permission.SourceUser
 	}, 10*time.Second, 20*time.Millisecond, "the other replica follows the feed")
+}
+
+// Another gateway process on the same store: the creator's next call on
+// it succeeds (a refusal re-checks the store; its own feed poll is an
+// hour away), and a search's continuation token from this process goes
+// on there.
+func TestSecondProcess(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
+	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	for _, id := range []string{"1005", "1100", "1190"} {
+		require.NoError(t, st.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: id}, Principal: permission.ForUser("dave"), Level: permission.Read}))
+	}
+	st.Close()
+	d := newDouble(t)
+	d.catalog = catalogOf(200)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+	one.a.secret = []byte("shared")
+	two := &replica{url: startReplica(t, uri, d.url(), "shared")}
+
+	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/elsewhere"}`)
+	require.Equal(t, 200, code)
+	exp := body["experiment_id"].(string)
+	code, _ = two.do(t, "dave", "POST", "/api/2.0/mlflow/runs/create", `{"experiment_id":"`+exp+`"}`)
+	assert.Equal(t, 200, code, "the other process sees the creator's grant")
+	code, _ = two.do(t, "nobody", "POST", "/api/2.0/mlflow/runs/create", `{"experiment_id":"`+exp+`"}`)
+	assert.Equal(t, 403, code)
+
+	code, body = one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/search", `{"max_results":2}`)
+	require.Equal(t, 200, code)
+	token, _ := body["next_page_token"].(string)
+	require.NotEmpty(t, token)
+	code, body = two.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/search", `{"max_results":2,"page_token":"`+token+`"}`)
+	require.Equal(t, 200, code, body)
+	exps, _ := body["experiments"].([]any)
+	require.Len(t, exps, 1)
+	assert.Equal(t, "1190", exps[0].(map[string]any)["experiment_id"], "the second process goes on where the first stopped")
+	assert.Empty(t, body["next_page_token"])
 }

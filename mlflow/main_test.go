@@ -1,0 +1,99 @@
+package mlflow
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/permission"
+	"github.com/mlflowauth/mlflowauth/store"
+)
+
+// TestMain: with MLFLOWAUTH_TEST_REPLICA_STORE set, the test binary is
+// another gateway replica instead: it serves until its stdin closes.
+func TestMain(m *testing.M) {
+	if uri := os.Getenv("MLFLOWAUTH_TEST_REPLICA_STORE"); uri != "" {
+		os.Exit(runReplica(uri, os.Getenv("MLFLOWAUTH_TEST_REPLICA_MLFLOW"), os.Getenv("MLFLOWAUTH_TEST_REPLICA_KEY")))
+	}
+	os.Exit(m.Run())
+}
+
+// runReplica is a gateway process: a store following its feed (polling
+// only once an hour, so what it sees of another process's writes comes
+// from a refusal's re-check), the authorizer, a proxy to MLflow. The
+// caller is named by X-Test-User.
+func runReplica(storeURI, mlflowURL, key string) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	st, err := store.OpenWith(ctx, storeURI, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fail(err)
+	}
+	defer st.Close()
+	e, err := permission.NewEngine(ctx, st, permission.Config{})
+	if err != nil {
+		return fail(err)
+	}
+	go st.Follow(ctx, e, store.FollowOptions{Poll: time.Hour})
+	up, err := NewUpstream(UpstreamConfig{URL: mlflowURL, Timeout: 2 * time.Second})
+	if err != nil {
+		return fail(err)
+	}
+	a, err := NewAuthorizer(Config{Engine: e, Lookups: up, Grants: st, Sync: st.Sync, SecretKey: []byte(key), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fail(err)
+	}
+	target, _ := url.Parse(mlflowURL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := &auth.Identity{Username: r.Header.Get("X-Test-User"), Method: auth.MethodBasic}
+		a.Wrap(proxy).ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
+	})}
+	go srv.Serve(ln)
+	fmt.Printf("listening http://%s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes it
+	_ = srv.Close()
+	return 0
+}
+
+// startReplica runs another gateway process on the store at uri and
+// returns its URL.
+func startReplica(t *testing.T, uri, mlflowURL, key string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MLFLOWAUTH_TEST_REPLICA_STORE="+uri, "MLFLOWAUTH_TEST_REPLICA_MLFLOW="+mlflowURL, "MLFLOWAUTH_TEST_REPLICA_KEY="+key)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "the replica did not start")
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	require.True(t, ok, line)
+	return addr
+}
