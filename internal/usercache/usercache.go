@@ -67,6 +67,13 @@ func (c *Cache[K, V]) Forget(user string) {
 	delete(c.byUser, user)
 }
 
+// Remove drops the entry under k (a session ended).
+func (c *Cache[K, V]) Remove(k K) {
+	c.mu.Lock()
+	delete(c.m, k)
+	c.mu.Unlock()
+}
+
 // Clear drops everything.
 func (c *Cache[K, V]) Clear() {
 	c.mu.Lock()

@@ -42,3 +42,21 @@ func TestCache(t *testing.T) {
 		t.Fatal("Clear kept an entry")
 	}
 }
+
+func TestRemove(t *testing.T) {
+	c := New[string, int](10)
+	now := time.Now()
+	c.Put("a", "alice", 1, now.Add(time.Minute), now)
+	c.Put("b", "alice", 2, now.Add(time.Minute), now)
+	c.Remove("a")
+	if _, ok := c.Get("a", now); ok {
+		t.Fatal("removed, yet found")
+	}
+	if _, ok := c.Get("b", now); !ok {
+		t.Fatal("only the one entry goes")
+	}
+	c.Forget("alice") // a removed key in the user's list is harmless
+	if _, ok := c.Get("b", now); ok {
+		t.Fatal("forgotten, yet found")
+	}
+}

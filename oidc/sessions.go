@@ -1,0 +1,179 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/internal/usercache"
+)
+
+// SessionsConfig configures browser sessions.
+type SessionsConfig struct {
+	// Store holds session data: any scs.Store (memory, SQL, Redis).
+	// Tokens are hashed before they reach it, so the store holds nothing
+	// a thief could put in a cookie.
+	Store scs.Store
+	// Lifetime is how long a session lasts from sign-in (24 hours, as
+	// mlflow-oidc-auth's PERMANENT_SESSION_LIFETIME).
+	Lifetime time.Duration
+	// Cookie: the name (mlflowauth_session), and whether it is Secure,
+	// which New's caller takes from OIDC_REDIRECT_URI's scheme.
+	CookieName string
+	Secure     bool
+	Domain     string
+	// CacheTTL is how long a session, once read, is trusted without the
+	// store (1 minute); revocations through Forget are immediate.
+	CacheTTL time.Duration
+	Now      func() time.Time
+}
+
+// Sessions are signed-in browsers: Start after a sign-in, Authenticate
+// in the authentication chain, End at logout.
+type Sessions struct {
+	cfg   SessionsConfig
+	m     *scs.SessionManager
+	cache *usercache.Cache[[32]byte, *auth.Identity]
+}
+
+// sessionKey is the one value a session holds.
+const sessionKey = "mlflowauth"
+
+type sessionData struct {
+	Username    string   `json:"u"`
+	DisplayName string   `json:"d,omitempty"`
+	Groups      []string `json:"g"`
+	Issuer      string   `json:"i"`
+	Subject     string   `json:"s"`
+	IDToken     string   `json:"t,omitempty"` // id_token_hint at logout
+}
+
+// NewSessions returns Sessions on cfg.Store.
+func NewSessions(cfg SessionsConfig) (*Sessions, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("oidc: SessionsConfig.Store is required")
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = 24 * time.Hour
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = "mlflowauth_session"
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := scs.New()
+	m.Store = cfg.Store
+	m.Lifetime = cfg.Lifetime
+	m.HashTokenInStore = true
+	m.Cookie.Name = cfg.CookieName
+	m.Cookie.Secure = cfg.Secure
+	m.Cookie.Domain = cfg.Domain
+	m.Cookie.HttpOnly = true
+	m.Cookie.Path = "/"
+	m.Cookie.SameSite = http.SameSiteLaxMode
+	m.Cookie.Persist = true
+	return &Sessions{cfg: cfg, m: m, cache: usercache.New[[32]byte, *auth.Identity](100_000)}, nil
+}
+
+// Start begins a session for a signed-in user, with a new token (no
+// session id from before sign-in survives it), and sets its cookie.
+func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, id *auth.Identity, idToken string) error {
+	ctx, err := s.m.Load(ctx, "")
+	if err != nil {
+		return err
+	}
+	if err := s.m.RenewToken(ctx); err != nil {
+		return err
+	}
+	groups := id.Groups
+	if groups == nil {
+		groups = []string{}
+	}
+	b, _ := json.Marshal(sessionData{Username: id.Username, DisplayName: id.DisplayName, Groups: groups,
+		Issuer: id.Issuer, Subject: id.Subject, IDToken: idToken})
+	s.m.Put(ctx, sessionKey, string(b))
+	token, expiry, err := s.m.Commit(ctx)
+	if err != nil {
+		return err
+	}
+	s.m.WriteSessionCookie(ctx, w, token, expiry)
+	return nil
+}
+
+// Authenticate reads the session cookie: a cached identity when the
+// session was read a moment ago, else the store. No cookie is not this
+// authenticator's; an unknown or expired session is a 401; an unreachable
+// store a 503.
+func (s *Sessions) Authenticate(r *http.Request) (*auth.Identity, error) {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || c.Value == "" {
+		return nil, auth.ErrNoCredentials
+	}
+	key := sha256.Sum256([]byte(c.Value))
+	now := s.cfg.Now()
+	if id, ok := s.cache.Get(key, now); ok {
+		return id, nil
+	}
+	d, deadline, err := s.read(r.Context(), c.Value)
+	if err != nil {
+		return nil, err
+	}
+	id := &auth.Identity{Username: d.Username, DisplayName: d.DisplayName, Groups: d.Groups, Method: auth.MethodSession,
+		Issuer: d.Issuer, Subject: d.Subject}
+	until := now.Add(s.cfg.CacheTTL)
+	if deadline.Before(until) {
+		until = deadline
+	}
+	s.cache.Put(key, d.Username, id, until, now)
+	return id, nil
+}
+
+func (s *Sessions) read(ctx context.Context, token string) (*sessionData, time.Time, error) {
+	ctx, err := s.m.Load(ctx, token)
+	if err != nil {
+		return nil, time.Time{}, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
+			Message: "Could not read the session; try again", RetryAfter: time.Second, Err: err}
+	}
+	raw := s.m.GetString(ctx, sessionKey)
+	var d sessionData
+	if raw == "" || json.Unmarshal([]byte(raw), &d) != nil || d.Username == "" {
+		return nil, time.Time{}, auth.Unauthenticated("Your session has ended; sign in again")
+	}
+	return &d, s.m.Deadline(ctx), nil
+}
+
+// End ends the session the request carries (logout) and clears its
+// cookie; it returns the ID token the session was started with, for the
+// provider's logout.
+func (s *Sessions) End(w http.ResponseWriter, r *http.Request) (idToken string, err error) {
+	http.SetCookie(w, &http.Cookie{Name: s.cfg.CookieName, Value: "", Path: "/", Domain: s.cfg.Domain, MaxAge: -1,
+		HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteLaxMode})
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || c.Value == "" {
+		return "", nil
+	}
+	key := sha256.Sum256([]byte(c.Value))
+	s.cache.Remove(key)
+	ctx, err := s.m.Load(r.Context(), c.Value)
+	if err != nil {
+		return "", err
+	}
+	var d sessionData
+	_ = json.Unmarshal([]byte(s.m.GetString(ctx, sessionKey)), &d)
+	return d.IDToken, s.m.Destroy(ctx)
+}
+
+// Forget drops a user's cached sessions, so a revocation (deactivation,
+// deletion, "sign out everywhere") is seen at the next request: the
+// change feed calls it.
+func (s *Sessions) Forget(username string) { s.cache.Forget(username) }
