@@ -65,7 +65,10 @@ type Config struct {
 	DiscoveryURL                           string
 	Issuer, AuthURL, TokenURL, UserInfoURL string
 	JWKSURL                                string
-	ClientID, ClientSecret                 string
+	// EndSessionURL is where logout sends the browser, when discovery
+	// names none (Cognito's https://<domain>.auth.<region>.amazoncognito.com/logout).
+	EndSessionURL          string
+	ClientID, ClientSecret string
 	// RedirectURL is this gateway's /callback as registered with the
 	// provider (OIDC_REDIRECT_URI). Its scheme decides whether cookies
 	// are Secure, which holds behind a TLS-terminating load balancer.
@@ -173,6 +176,9 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	if h.issuer == "" {
 		h.issuer = cfg.Issuer
 	}
+	if cfg.EndSessionURL != "" {
+		h.endSess = cfg.EndSessionURL
+	}
 	h.cookie = "mlflowauth_login"
 	if h.secure {
 		// __Host-: only this host, only over HTTPS, path "/": no sibling
@@ -184,6 +190,50 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 
 // EndSessionURL is the provider's end_session_endpoint, if it has one.
 func (h *Handler) EndSessionURL() string { return h.endSess }
+
+// Logout ends the browser's session and, where the provider has an end
+// session endpoint, sends the browser there to end the provider's too
+// (OpenID RP-initiated logout: id_token_hint, which Okta needs,
+// post_logout_redirect_uri and client_id; Cognito's logout takes
+// client_id and logout_uri). After that, or without one, the browser
+// lands on this site's root.
+func (h *Handler) Logout(s *Sessions) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hint, err := s.End(w, r)
+		if err != nil {
+			h.cfg.Logger.WarnContext(r.Context(), "oidc: ending the session", "error", err)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		home := h.home()
+		if h.endSess == "" {
+			http.Redirect(w, r, home, http.StatusFound)
+			return
+		}
+		u, err := url.Parse(h.endSess)
+		if err != nil {
+			http.Redirect(w, r, home, http.StatusFound)
+			return
+		}
+		q := u.Query()
+		q.Set("client_id", h.cfg.ClientID)
+		if strings.HasSuffix(u.Hostname(), ".amazoncognito.com") {
+			q.Set("logout_uri", home)
+		} else {
+			q.Set("post_logout_redirect_uri", home)
+			if hint != "" {
+				q.Set("id_token_hint", hint)
+			}
+		}
+		u.RawQuery = q.Encode()
+		http.Redirect(w, r, u.String(), http.StatusFound)
+	}
+}
+
+// home is this site's root, from the registered redirect URL.
+func (h *Handler) home() string {
+	u, _ := url.Parse(h.cfg.RedirectURL)
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/"}).String()
+}
 
 // pending is a login between /login and /callback.
 type pending struct {

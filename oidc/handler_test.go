@@ -16,6 +16,8 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/mlflowauth/mlflowauth/auth"
 )
 
 // flow is a gateway's /login and /callback in front of a real OpenID
@@ -228,4 +230,51 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	_, err = New(context.Background(), Config{ClientID: "c", RedirectURL: "https://m/callback", States: memstore.New(),
 		SignIn: SignInFunc(func(context.Context, http.ResponseWriter, *http.Request, *Login) error { return nil })})
 	assert.ErrorContains(t, err, "without DiscoveryURL")
+}
+
+func TestLogout(t *testing.T) {
+	for _, c := range []struct {
+		name, endSession string
+		want             func(t *testing.T, loc *url.URL, clientID string)
+	}{
+		{"no end-session endpoint", "", func(t *testing.T, loc *url.URL, _ string) {
+			assert.Equal(t, "https://mlflow.example/", loc.String())
+		}},
+		{"RP-initiated logout", "https://idp.example/logout", func(t *testing.T, loc *url.URL, clientID string) {
+			assert.Equal(t, "idp.example", loc.Host)
+			assert.Equal(t, "raw-id-token", loc.Query().Get("id_token_hint"))
+			assert.Equal(t, "https://mlflow.example/", loc.Query().Get("post_logout_redirect_uri"))
+			assert.Equal(t, clientID, loc.Query().Get("client_id"))
+		}},
+		{"Cognito", "https://team.auth.eu-west-1.amazoncognito.com/logout", func(t *testing.T, loc *url.URL, clientID string) {
+			assert.Equal(t, "https://mlflow.example/", loc.Query().Get("logout_uri"))
+			assert.Equal(t, clientID, loc.Query().Get("client_id"))
+			assert.Empty(t, loc.Query().Get("id_token_hint"))
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			idp, err := mockoidc.Run()
+			require.NoError(t, err)
+			defer idp.Shutdown()
+			h, err := New(context.Background(), Config{DiscoveryURL: idp.Issuer(), ClientID: idp.Config().ClientID, EndSessionURL: c.endSession,
+				RedirectURL: "https://mlflow.example/callback", States: memstore.New(),
+				SignIn: SignInFunc(func(context.Context, http.ResponseWriter, *http.Request, *Login) error { return nil })})
+			require.NoError(t, err)
+			s, err := NewSessions(SessionsConfig{Store: memstore.New(), Secure: true})
+			require.NoError(t, err)
+			rec := httptest.NewRecorder()
+			require.NoError(t, s.Start(t.Context(), rec, &auth.Identity{Username: "alice"}, "raw-id-token"))
+			cookie := rec.Result().Cookies()[0]
+			r := httptest.NewRequest("GET", "/logout", nil)
+			r.AddCookie(cookie)
+			w := httptest.NewRecorder()
+			h.Logout(s)(w, r)
+			assert.Equal(t, http.StatusFound, w.Code)
+			loc, err := url.Parse(w.Header().Get("Location"))
+			require.NoError(t, err)
+			c.want(t, loc, idp.Config().ClientID)
+			_, err = s.Authenticate(r)
+			assert.Error(t, err, "the session is over")
+		})
+	}
 }
