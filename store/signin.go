@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// ErrDeactivated: the account exists and is deactivated.
+var ErrDeactivated = errors.New("store: account deactivated")
+
+// SignInSSO records a single sign-on, in one transaction, and returns the
+// account's username. The account is the one bound to (issuer, subject);
+// failing that, the account named username is adopted only when nothing is
+// bound to it and it has no password or came from an mlflow-oidc-auth
+// import (which matched users by name too), else ErrConflict; failing
+// that, a new account. Its display name and stored groups follow the
+// identity provider, and so does its admin flag, both ways, except that
+// the last active administrator is never demoted (the demotion is skipped
+// and logged). A deactivated account is ErrDeactivated.
+func (s *Store) SignInSSO(ctx context.Context, issuer, subject, username, displayName string, groups []string, admin bool) (string, error) {
+	if issuer == "" || subject == "" {
+		return "", invalid("a sign-in needs an issuer and a subject")
+	}
+	var out string
+	err := s.write(ctx, func(t *tx) error {
+		var bound string
+		err := t.GetContext(ctx, &bound, t.q("SELECT u.username FROM identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = ? AND i.subject = ?"), issuer, subject)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			name, err := normalizeUsername(username)
+			if err != nil {
+				return err
+			}
+			u, err := getUser(ctx, t, name)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				ts := now()
+				if _, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, origin, created_at, updated_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), name, displayName, admin, false, true, OriginLocal, ts, ts); err != nil {
+					return classify(err)
+				}
+			case err != nil:
+				return err
+			default:
+				var n int
+				if err := t.GetContext(ctx, &n, t.q("SELECT COUNT(*) FROM identities WHERE user_id = ?"), u.ID); err != nil {
+					return err
+				}
+				if n > 0 || (u.PasswordHash != "" && u.Origin != OriginMLflowOIDCAuth) {
+					return fmt.Errorf("%w: an account named %q exists and is not this sign-in's; an administrator can bind it", ErrConflict, name)
+				}
+			}
+			u, err = getUser(ctx, t, name)
+			if err != nil {
+				return err
+			}
+			if _, err := t.ExecContext(ctx, t.q("INSERT INTO identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)"), issuer, subject, u.ID, now()); err != nil {
+				return classify(err)
+			}
+			out = name
+		case err != nil:
+			return err
+		default:
+			out = bound
+		}
+		u, err := getUser(ctx, t, out)
+		if err != nil {
+			return err
+		}
+		if u.Deactivated {
+			return fmt.Errorf("%w: %s", ErrDeactivated, out)
+		}
+		if admin != u.Admin {
+			if !admin {
+				var admins int
+				if err := t.GetContext(ctx, &admins, t.q("SELECT COUNT(*) FROM users WHERE is_admin = ? AND active = ?"), true, true); err != nil {
+					return err
+				}
+				if admins <= 1 {
+					s.log.WarnContext(ctx, "store: the last active administrator left the admin group; kept as administrator", "user", out)
+					admin = true
+				}
+			}
+		}
+		if displayName == "" {
+			displayName = u.DisplayName
+		}
+		if _, err := t.ExecContext(ctx, t.q("UPDATE users SET display_name = ?, is_admin = ?, updated_at = ? WHERE id = ?"), displayName, admin, now(), u.ID); err != nil {
+			return err
+		}
+		if err := setGroups(ctx, t, out, groups); err != nil {
+			return err
+		}
+		after, err := getUser(ctx, t, out)
+		if err != nil {
+			return err
+		}
+		t.emit(Event{Op: OpUserPut, User: after.permissionUser()})
+		return nil
+	})
+	return out, err
+}
