@@ -66,3 +66,33 @@ func FromRequest(r *http.Request) (*Identity, bool) { return FromContext(r.Conte
 // "Carol" and "carol" are one user. (strings.ToLower returns name itself,
 // without allocating, when it is already lower case.)
 func NormalizeUsername(name string) string { return strings.ToLower(name) }
+
+// UsernameFromClaims picks a username from an identity provider's claims:
+// the first of names that is a non-empty string, lower-cased. An "email"
+// counts only when email_verified is true (a boolean, or "true" as some
+// providers send it), unless trustEmail: an unverified address names
+// whoever typed it.
+func UsernameFromClaims(claims map[string]any, names []string, trustEmail bool) string {
+	for _, n := range names {
+		v, _ := claims[n].(string)
+		if v == "" {
+			continue
+		}
+		if n == "email" && !trustEmail {
+			switch ev := claims["email_verified"].(type) {
+			case bool:
+				if !ev {
+					continue
+				}
+			case string:
+				if ev != "true" {
+					continue
+				}
+			default:
+				continue // absent: not verified
+			}
+		}
+		return NormalizeUsername(v)
+	}
+	return ""
+}

@@ -297,7 +297,7 @@ func (a *Authenticator) verify(ctx context.Context, tok string, now time.Time, i
 	}
 	id := &auth.Identity{Method: method, Issuer: is.Issuer.Issuer}
 	id.Subject, _ = claims["sub"].(string)
-	id.Username = usernameFrom(claims, is.UsernameClaims, is.trustEmail)
+	id.Username = auth.UsernameFromClaims(claims, is.UsernameClaims, is.trustEmail)
 	id.DisplayName, _ = claims[is.DisplayNameClaim].(string)
 	if is.Groups != nil {
 		groups, err := is.Groups.Groups(ctx, groupdetect.Input{Claims: claims})
@@ -327,33 +327,6 @@ func tokenError(err error) string {
 		return "Bearer token signature is not valid"
 	}
 	return "Bearer token is not valid"
-}
-
-// usernameFrom takes the first usable claim: an email only when
-// email_verified is true (unless trustEmail).
-func usernameFrom(claims jwt.MapClaims, names []string, trustEmail bool) string {
-	for _, n := range names {
-		v, _ := claims[n].(string)
-		if v == "" {
-			continue
-		}
-		if n == "email" && !trustEmail {
-			switch ev := claims["email_verified"].(type) {
-			case bool:
-				if !ev {
-					continue
-				}
-			case string:
-				if ev != "true" {
-					continue
-				}
-			default:
-				continue // absent: not verified
-			}
-		}
-		return auth.NormalizeUsername(v)
-	}
-	return ""
 }
 
 // account resolves a service principal and checks (or provisions) the
