@@ -308,7 +308,11 @@ func (h *Handler) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.cfg.SignIn.SignIn(ctx, w, r, l); err != nil {
 		h.cfg.Logger.WarnContext(ctx, "oidc: sign-in refused", "issuer", l.Issuer, "subject", l.Subject, "error", err)
-		h.page(w, http.StatusForbidden, "Access denied", err.Error())
+		msg, ok := errorsAsRefusal(err)
+		if !ok {
+			msg = "Your sign-in could not be completed. Ask an administrator."
+		}
+		h.page(w, http.StatusForbidden, "Access denied", msg)
 	}
 }
 
