@@ -31,7 +31,19 @@ type SessionsConfig struct {
 	// CacheTTL is how long a session, once read, is trusted without the
 	// store (1 minute); revocations through Forget are immediate.
 	CacheTTL time.Duration
-	Now      func() time.Time
+	// Index, when set, lists every session by user so all of a user's
+	// sessions can be revoked at once (deactivation, deletion, "sign out
+	// everywhere"). *store.Store satisfies it.
+	Index SessionIndex
+	Now   func() time.Time
+}
+
+// SessionIndex records sessions by the SHA-256 of their token. It is read
+// only when a session is not in the in-process cache.
+type SessionIndex interface {
+	IndexSession(ctx context.Context, hash []byte, username string, expires time.Time) error
+	SessionLive(ctx context.Context, hash []byte) (bool, error)
+	EndSession(ctx context.Context, hash []byte) error
 }
 
 // Sessions are signed-in browsers: Start after a sign-in, Authenticate
@@ -106,6 +118,13 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, id *auth.Id
 	if err != nil {
 		return err
 	}
+	if s.cfg.Index != nil {
+		hash := sha256.Sum256([]byte(token))
+		if err := s.cfg.Index.IndexSession(ctx, hash[:], id.Username, expiry); err != nil {
+			_ = s.m.Destroy(ctx) // a session that cannot be revoked must not exist
+			return err
+		}
+	}
 	s.m.WriteSessionCookie(ctx, w, token, expiry)
 	return nil
 }
@@ -127,6 +146,16 @@ func (s *Sessions) Authenticate(r *http.Request) (*auth.Identity, error) {
 	d, deadline, err := s.read(r.Context(), c.Value)
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.Index != nil {
+		live, err := s.cfg.Index.SessionLive(r.Context(), key[:])
+		switch {
+		case err != nil:
+			return nil, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
+				Message: "Could not read the session; try again", RetryAfter: time.Second, Err: err}
+		case !live:
+			return nil, auth.Unauthenticated("Your session was ended; sign in again")
+		}
 	}
 	id := &auth.Identity{Username: d.Username, DisplayName: d.DisplayName, Groups: d.Groups, Method: auth.MethodSession,
 		Issuer: d.Issuer, Subject: d.Subject}
@@ -164,6 +193,11 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request) (idToken string, 
 	}
 	key := sha256.Sum256([]byte(c.Value))
 	s.cache.Remove(key)
+	if s.cfg.Index != nil {
+		if err := s.cfg.Index.EndSession(r.Context(), key[:]); err != nil {
+			return "", err
+		}
+	}
 	ctx, err := s.m.Load(r.Context(), c.Value)
 	if err != nil {
 		return "", err

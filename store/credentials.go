@@ -266,9 +266,13 @@ func (s *Store) RevokeUserSessions(ctx context.Context, username string) (int64,
 	return s.revokeAll(ctx, "sessions", OpSessionRevoke, username)
 }
 
-// PruneSessions deletes index entries that expired or were revoked before
-// at, and returns how many.
+// PruneSessions deletes session data that expired before at, and index
+// entries that expired or were revoked before at, and returns how many
+// index entries.
 func (s *Store) PruneSessions(ctx context.Context, at time.Time) (int64, error) {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM session_data WHERE expiry < ?"), at.UTC()); err != nil {
+		return 0, err
+	}
 	res, err := s.db.ExecContext(ctx, s.db.Rebind("DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?"), at.UTC(), at.UTC())
 	if err != nil {
 		return 0, err

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/basic"
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
 
@@ -69,7 +70,7 @@ func oidcAuthSource(t *testing.T, kind string, extra string) string {
 		execSQL(t, db, script)
 		return "sqlite:///" + path
 	}
-	uri := postgresSchema(t)
+	uri := testenv.PostgresSchema(t)
 	db, err := sql.Open("pgx", uri)
 	require.NoError(t, err)
 	defer db.Close()

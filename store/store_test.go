@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,35 +33,8 @@ func eachDB(t *testing.T, fn func(t *testing.T, db testDB)) {
 		fn(t, testDB{name: "sqlite", uri: "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		fn(t, testDB{name: "postgres", uri: postgresSchema(t)})
+		fn(t, testDB{name: "postgres", uri: testenv.PostgresSchema(t)})
 	})
-}
-
-// postgresSchema creates a schema of the test's own and returns a URI whose
-// connections use it.
-func postgresSchema(t *testing.T) string {
-	base := testenv.PostgresURL(t)
-	ctx := context.Background()
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	defer admin.Close()
-	schema := "t_" + strings.ToLower(rand.Text()[:16])
-	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err, "creating a schema in %s", base)
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
-		if err == nil {
-			_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			a.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("application_name", schema) // lets a test find its own connections
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func open(t *testing.T, db testDB) *Store {
