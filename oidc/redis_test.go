@@ -1,0 +1,60 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/alexedwards/scs/goredisstore"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
+)
+
+// Sessions and pending logins in the real Redis (scs's goredisstore on
+// go-redis): the keys never contain the cookie.
+func TestRedisSessions(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	require.NoError(t, err)
+	client := redis.NewClient(opts)
+	defer client.Close()
+	ctx := context.Background()
+	require.NoError(t, client.Ping(ctx).Err(), "Redis at %s", opts.Addr)
+	prefix := "mlflowauth:test:" + rand.Text()[:12] + ":"
+	t.Cleanup(func() {
+		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
+		if len(keys) > 0 {
+			client.Del(context.Background(), keys...)
+		}
+	})
+	s, err := NewSessions(SessionsConfig{Store: goredisstore.NewWithPrefix(client, prefix)})
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	require.NoError(t, s.Start(ctx, w, &auth.Identity{Username: "alice", Groups: []string{"mlflow"}}, ""))
+	cookie := w.Result().Cookies()[0]
+
+	keys, err := client.Keys(ctx, prefix+"*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	assert.False(t, strings.Contains(keys[0], cookie.Value), "the key is the token's hash")
+	ttl, err := client.TTL(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	assert.Positive(t, ttl, "Redis expires it")
+
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(cookie)
+	id, err := s.Authenticate(r)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", id.Username)
+
+	_, err = s.End(httptest.NewRecorder(), r)
+	require.NoError(t, err)
+	n, err := client.Exists(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	assert.Zero(t, n, "logout deletes it")
+}
