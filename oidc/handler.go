@@ -84,10 +84,16 @@ type Config struct {
 	SignIn   SignIn
 	// LoginPath is where a failed callback sends the browser to start
 	// again ("/login").
-	LoginPath  string
-	HTTPClient *http.Client
-	Logger     *slog.Logger
-	Now        func() time.Time
+	LoginPath string
+	// ProviderName names the provider on the sign-in page
+	// (OIDC_PROVIDER_DISPLAY_NAME; "Login with SSO" when empty).
+	ProviderName string
+	// AutoRedirect skips the sign-in page and goes straight to the
+	// provider (AUTOMATIC_LOGIN_REDIRECT).
+	AutoRedirect bool
+	HTTPClient   *http.Client
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Handler serves /login and /callback.
@@ -257,11 +263,35 @@ func storeKey(cookie string) string {
 	return "login:" + hex.EncodeToString(sum[:])
 }
 
-// Login starts a sign-in: it remembers state, nonce and PKCE verifier
-// under a cookie bound to this browser and sends the browser to the
+// Login shows the sign-in page, whose button (or, with AutoRedirect, the
+// page itself) starts a sign-in: state, nonce and PKCE verifier are kept
+// under a cookie bound to this browser, and the browser goes to the
 // provider.
 func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
-	p := pending{State: random(), Nonce: random(), Next: SafeNext(r.URL.Query().Get("next")), Expires: h.cfg.Now().Add(h.cfg.StateTTL)}
+	next := SafeNext(r.URL.Query().Get("next"))
+	if !h.cfg.AutoRedirect && r.URL.Query().Get("start") == "" {
+		name := h.cfg.ProviderName
+		if name == "" {
+			name = "Login with SSO"
+		}
+		start := h.cfg.LoginPath + "?" + url.Values{"start": {"1"}, "next": {next}}.Encode()
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = signInTmpl.Execute(w, map[string]string{"Name": name, "Start": start})
+		return
+	}
+	h.start(w, r, next)
+}
+
+var signInTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in to MLflow</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto; text-align: center">
+<h1>MLflow</h1><p><a id="sign-in" href="{{.Start}}" style="display: inline-block; padding: .8em 1.6em; border: 1px solid #888; border-radius: 4px; text-decoration: none">{{.Name}}</a></p>
+</body></html>`))
+
+func (h *Handler) start(w http.ResponseWriter, r *http.Request, next string) {
+	p := pending{State: random(), Nonce: random(), Next: next, Expires: h.cfg.Now().Add(h.cfg.StateTTL)}
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(p.Nonce)}
 	if !h.cfg.DisablePKCE {
 		p.Verifier = oauth2.GenerateVerifier()

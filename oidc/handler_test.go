@@ -86,7 +86,7 @@ func (f *flow) get(target string, cookie *http.Cookie) (*http.Response, string) 
 // start runs /login and returns the pending-login cookie and the
 // provider's authorize URL.
 func (f *flow) start(next string) (*http.Cookie, *url.URL) {
-	resp, _ := f.get(f.gw.URL+"/login?next="+url.QueryEscape(next), nil)
+	resp, _ := f.get(f.gw.URL+"/login?start=1&next="+url.QueryEscape(next), nil)
 	require.Equal(f.t, http.StatusFound, resp.StatusCode)
 	var c *http.Cookie
 	for _, x := range resp.Cookies() {
@@ -212,7 +212,7 @@ func TestHTTPSCookie(t *testing.T) {
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
 	// Behind a TLS-terminating load balancer the request itself is HTTP.
-	h.Login(w, httptest.NewRequest("GET", "http://10.0.0.1/login?next=//evil.example", nil))
+	h.Login(w, httptest.NewRequest("GET", "http://10.0.0.1/login?start=1&next=//evil.example", nil))
 	c := w.Result().Cookies()
 	require.Len(t, c, 1)
 	assert.Equal(t, "__Host-mlflowauth_login", c[0].Name)
@@ -277,4 +277,20 @@ func TestLogout(t *testing.T) {
 			assert.Error(t, err, "the session is over")
 		})
 	}
+}
+
+func TestSignInPage(t *testing.T) {
+	f := newFlow(t, func(c *Config) { c.ProviderName = "Sign in with <Okta>" })
+	resp, body := f.get(f.gw.URL+"/login?next="+url.QueryEscape("/#/experiments/2"), nil)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, body, "Sign in with &lt;Okta&gt;", "named, and escaped")
+	assert.Contains(t, body, `href="/login?next=%2F%23%2Fexperiments%2F2&amp;start=1"`)
+	assert.Empty(t, resp.Cookies(), "nothing is started by looking at the page")
+	_, body = f.get(f.gw.URL+"/login?next=//evil.example", nil)
+	assert.Contains(t, body, `href="/login?next=%2F&amp;start=1"`, "an unsafe next is dropped already")
+
+	auto := newFlow(t, func(c *Config) { c.AutoRedirect = true })
+	resp, _ = auto.get(auto.gw.URL+"/login?next=/x", nil)
+	assert.Equal(t, http.StatusFound, resp.StatusCode, "AUTOMATIC_LOGIN_REDIRECT")
+	assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), auto.idp.AuthorizationEndpoint()))
 }
