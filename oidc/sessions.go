@@ -100,6 +100,9 @@ func NewSessions(cfg SessionsConfig) (*Sessions, error) {
 // Start begins a session for a signed-in user, with a new token (no
 // session id from before sign-in survives it), and sets its cookie.
 func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, id *auth.Identity, idToken string) error {
+	if id == nil || id.Username == "" {
+		return errors.New("oidc: a session needs a username")
+	}
 	ctx, err := s.m.Load(ctx, "")
 	if err != nil {
 		return err
