@@ -294,3 +294,21 @@ func TestSignInPage(t *testing.T) {
 	assert.Equal(t, http.StatusFound, resp.StatusCode, "AUTOMATIC_LOGIN_REDIRECT")
 	assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), auto.idp.AuthorizationEndpoint()))
 }
+
+// Without discovery (OIDC_AUTHORIZATION_URL, OIDC_TOKEN_URL, OIDC_USER_URL
+// and the key set given): the same flow.
+func TestLoginWithoutDiscovery(t *testing.T) {
+	idp := newFlow(t, nil).idp // a provider to point at by hand
+	f2 := newFlow(t, func(c *Config) {
+		c.DiscoveryURL = ""
+		c.Issuer, c.AuthURL, c.TokenURL, c.UserInfoURL, c.JWKSURL = idp.Issuer(), idp.AuthorizationEndpoint(), idp.TokenEndpoint(), idp.UserinfoEndpoint(), idp.JWKSEndpoint()
+		c.ClientID, c.ClientSecret = idp.Config().ClientID, idp.Config().ClientSecret
+	})
+	idp.QueueUser(&mockoidc.MockUser{Subject: "00u9", Email: "erin@example.com", EmailVerified: true, Groups: []string{"mlflow"}})
+	cookie, authURL := f2.start("/x")
+	assert.True(t, strings.HasPrefix(authURL.String(), idp.AuthorizationEndpoint()))
+	resp, body := f2.get(f2.authorize(authURL), cookie)
+	require.Equal(t, http.StatusFound, resp.StatusCode, body)
+	require.Len(t, f2.logins, 1)
+	assert.Equal(t, "00u9", f2.logins[0].Subject)
+}
