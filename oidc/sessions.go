@@ -23,6 +23,11 @@ type SessionsConfig struct {
 	// Lifetime is how long a session lasts from sign-in (24 hours, as
 	// mlflow-oidc-auth's PERMANENT_SESSION_LIFETIME).
 	Lifetime time.Duration
+	// IdleTimeout, when set, ends a session unused for that long. Use is
+	// recorded at most every TouchEvery (a quarter of IdleTimeout, at most
+	// 5 minutes), on a cache miss: never a write per request.
+	IdleTimeout time.Duration
+	TouchEvery  time.Duration
 	// Cookie: the name (mlflowauth_session), and whether it is Secure,
 	// which New's caller takes from OIDC_REDIRECT_URI's scheme.
 	CookieName string
@@ -54,8 +59,12 @@ type Sessions struct {
 	cache *usercache.Cache[[32]byte, *auth.Identity]
 }
 
-// sessionKey is the one value a session holds.
-const sessionKey = "mlflowauth"
+// sessionKey holds the session's identity; touchedKey when it was last
+// recorded as used (Unix seconds), for the idle timeout.
+const (
+	sessionKey = "mlflowauth"
+	touchedKey = "touched"
+)
 
 type sessionData struct {
 	Username    string   `json:"u"`
@@ -83,9 +92,16 @@ func NewSessions(cfg SessionsConfig) (*Sessions, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.IdleTimeout > 0 && cfg.TouchEvery <= 0 {
+		cfg.TouchEvery = min(cfg.IdleTimeout/4, 5*time.Minute)
+	}
+	if cfg.IdleTimeout > 0 && cfg.CacheTTL > cfg.TouchEvery {
+		cfg.CacheTTL = cfg.TouchEvery // a cached session must be re-read, and touched, in time
+	}
 	m := scs.New()
 	m.Store = cfg.Store
 	m.Lifetime = cfg.Lifetime
+	m.IdleTimeout = cfg.IdleTimeout
 	m.HashTokenInStore = true
 	m.Cookie.Name = cfg.CookieName
 	m.Cookie.Secure = cfg.Secure
@@ -117,6 +133,7 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, id *auth.Id
 	b, _ := json.Marshal(sessionData{Username: id.Username, DisplayName: id.DisplayName, Groups: groups,
 		Issuer: id.Issuer, Subject: id.Subject, IDToken: idToken})
 	s.m.Put(ctx, sessionKey, string(b))
+	s.m.Put(ctx, touchedKey, s.cfg.Now().Unix())
 	token, expiry, err := s.m.Commit(ctx)
 	if err != nil {
 		return err
@@ -180,6 +197,17 @@ func (s *Sessions) read(ctx context.Context, token string) (*sessionData, time.T
 	var d sessionData
 	if raw == "" || json.Unmarshal([]byte(raw), &d) != nil || d.Username == "" {
 		return nil, time.Time{}, auth.Unauthenticated("Your session has ended; sign in again")
+	}
+	if s.cfg.IdleTimeout > 0 {
+		now := s.cfg.Now()
+		if last := time.Unix(s.m.GetInt64(ctx, touchedKey), 0); now.Sub(last) >= s.cfg.TouchEvery {
+			// Commit moves the idle deadline on (never past Lifetime).
+			s.m.Put(ctx, touchedKey, now.Unix())
+			if _, _, err := s.m.Commit(ctx); err != nil {
+				return nil, time.Time{}, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
+					Message: "Could not read the session; try again", RetryAfter: time.Second, Err: err}
+			}
+		}
 	}
 	return &d, s.m.Deadline(ctx), nil
 }

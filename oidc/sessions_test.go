@@ -173,3 +173,38 @@ func hashedToken(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return base64.RawURLEncoding.EncodeToString(h[:])
 }
+
+// An idle timeout records use on a cache miss, at most every TouchEvery:
+// no write per request.
+func TestSessionsIdleTouch(t *testing.T) {
+	st := &watchedStore{MemStore: memstore.New()}
+	now := time.Now()
+	var mu sync.Mutex
+	s, err := NewSessions(SessionsConfig{Store: st, IdleTimeout: time.Hour, TouchEvery: 5 * time.Minute, CacheTTL: time.Minute,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+	require.NoError(t, err)
+	cookie := startSession(t, s, &auth.Identity{Username: "alice"})
+	commits := len(st.keys)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(cookie)
+	advance := func(d time.Duration) {
+		mu.Lock()
+		now = now.Add(d)
+		mu.Unlock()
+	}
+	for range 4 { // four cache misses within five minutes
+		advance(61 * time.Second)
+		_, err := s.Authenticate(r)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, commits, len(st.keys), "no touch yet")
+	advance(61 * time.Second)
+	_, err = s.Authenticate(r)
+	require.NoError(t, err)
+	assert.Equal(t, commits+1, len(st.keys), "one touch after five minutes")
+	for range 10 {
+		_, err := s.Authenticate(r) // cached: nothing read, nothing written
+		require.NoError(t, err)
+	}
+	assert.Equal(t, commits+1, len(st.keys))
+}
