@@ -112,6 +112,28 @@ func TestSQLSessions(t *testing.T) {
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, http.StatusUnauthorized, ae.Status)
 			assert.True(t, strings.Contains(ae.Message, "ended"))
+
+			// Deactivation ends sessions too, and reactivation does not
+			// bring them back.
+			_, err = one.CreateUser(ctx, store.User{Username: "bob"})
+			require.NoError(t, err)
+			w = httptest.NewRecorder()
+			require.NoError(t, s1.Start(ctx, w, &auth.Identity{Username: "bob"}, ""))
+			rb := httptest.NewRequest("GET", "/", nil)
+			rb.AddCookie(w.Result().Cookies()[0])
+			_, err = s2.Authenticate(rb)
+			require.NoError(t, err)
+			off, on := false, true
+			_, err = one.UpdateUser(ctx, "bob", store.UserChange{Active: &off})
+			require.NoError(t, err)
+			assert.Eventually(t, func() bool {
+				_, err := s2.Authenticate(rb)
+				return err != nil
+			}, 10*time.Second, 20*time.Millisecond, "deactivated: the session ends")
+			_, err = one.UpdateUser(ctx, "bob", store.UserChange{Active: &on})
+			require.NoError(t, err)
+			_, err = s1.Authenticate(rb)
+			assert.Error(t, err, "reactivated: the old session stays ended")
 		})
 	}
 }

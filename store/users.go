@@ -230,7 +230,12 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		}
 		t.emit(Event{Op: OpUserPut, User: out.permissionUser()})
 		if c.Active != nil && !*c.Active {
-			// A deactivated user's credentials stop working everywhere.
+			// A deactivated user's credentials stop working everywhere,
+			// and their browser sessions end for good: reactivation does
+			// not bring them back.
+			if _, err := t.ExecContext(ctx, t.q("UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?"), now(), out.ID); err != nil {
+				return err
+			}
 			t.emit(Event{Op: OpTokenRevoke, Username: name}, Event{Op: OpSessionRevoke, Username: name})
 		}
 		return nil
