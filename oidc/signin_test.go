@@ -72,6 +72,12 @@ func TestSignIn(t *testing.T) {
 	_, err = st.GetUser(ctx, "bob")
 	assert.NoError(t, err)
 
+	// No email at all: the next claim names the user.
+	resp, _ = signIn(&mockoidc.MockUser{Subject: "00u6", PreferredUsername: "Erin", Groups: []string{"mlflow"}})
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	_, err = st.GetUser(ctx, "erin")
+	assert.NoError(t, err)
+
 	for _, c := range []struct {
 		name string
 		user *mockoidc.MockUser
