@@ -105,7 +105,19 @@ func OpenWith(ctx context.Context, uri string, opts Options) (*Store, error) {
 		db.SetConnMaxLifetime(30 * time.Minute)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	err = db.PingContext(ctx)
+	for try := 0; err != nil && d == sqliteDialect && isBusy(err) && try < 20; try++ {
+		// A new SQLite file being migrated by another process: switching a
+		// connection to WAL needs a lock the busy timeout does not always
+		// wait for. Try again shortly.
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-time.After(time.Duration(25*(try+1)) * time.Millisecond):
+			err = db.PingContext(ctx)
+		}
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connecting to %s: %w", redact(uri), err)
 	}
@@ -166,6 +178,13 @@ func redact(uri string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// isBusy reports SQLite's "database is locked" (SQLITE_BUSY), by its text:
+// the driver's error type lives behind the cgo build tag of store/sqlite.
+func isBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY")
 }
 
 func redactErr(err error) error {
