@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"database/sql"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -140,4 +141,40 @@ func TestSQLSessions(t *testing.T) {
 
 func newEngine(ctx context.Context, st *store.Store) (*permission.Engine, error) {
 	return permission.NewEngine(ctx, st, permission.Config{})
+}
+
+// Signing out everywhere in one process ends the session in another
+// process, which had it cached for an hour: the feed tells it.
+func TestRevocationInAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	uri := "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")
+	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.CreateUser(ctx, store.User{Username: "alice"})
+	require.NoError(t, err)
+	s, err := NewSessions(SessionsConfig{Store: st.SessionData(), Index: st})
+	require.NoError(t, err)
+	w := httptest.NewRecorder()
+	require.NoError(t, s.Start(ctx, w, &auth.Identity{Username: "alice"}, ""))
+	cookie := w.Result().Cookies()[0]
+
+	other := startSessionsProcess(t, uri)
+	ask := func() (int, string) {
+		req, _ := http.NewRequest("GET", other+"/", nil)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, who := ask()
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "alice", who)
+
+	_, err = st.RevokeUserSessions(ctx, "alice")
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool { code, _ := ask(); return code == http.StatusUnauthorized },
+		10*time.Second, 20*time.Millisecond, "the other process ends it")
 }

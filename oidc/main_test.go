@@ -1,0 +1,100 @@
+package oidc
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlflowauth/mlflowauth/permission"
+	"github.com/mlflowauth/mlflowauth/store"
+)
+
+// TestMain: with MLFLOWAUTH_TEST_SESSIONS_STORE set, the test binary is
+// another gateway process reading sessions from that store: it answers
+// GET / with the session's username, or the authenticator's status.
+func TestMain(m *testing.M) {
+	if uri := os.Getenv("MLFLOWAUTH_TEST_SESSIONS_STORE"); uri != "" {
+		os.Exit(serveSessions(uri))
+	}
+	os.Exit(m.Run())
+}
+
+func serveSessions(uri string) int {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer st.Close()
+	s, err := NewSessions(SessionsConfig{Store: st.SessionData(), Index: st, CacheTTL: time.Hour})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	e, err := permission.NewEngine(ctx, st, permission.Config{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go st.Follow(ctx, e, store.FollowOptions{Poll: 50 * time.Millisecond, OnChange: func(c store.Change) {
+		for _, ev := range c.Events {
+			if ev.Op == store.OpSessionRevoke {
+				s.Forget(ev.Username)
+			}
+		}
+	}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.Authenticate(r)
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, id.Username)
+	})}
+	go srv.Serve(ln)
+	fmt.Printf("listening http://%s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = srv.Close()
+	return 0
+}
+
+// startSessionsProcess runs another process on the store at uri and
+// returns its URL.
+func startSessionsProcess(t *testing.T, uri string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MLFLOWAUTH_TEST_SESSIONS_STORE="+uri)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "the other process did not start")
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	require.True(t, ok, line)
+	return addr
+}
