@@ -33,6 +33,9 @@ type SessionsConfig struct {
 	CookieName string
 	Secure     bool
 	Domain     string
+	// SameSite is SESSION_COOKIE_SAMESITE: Lax when unset. (HttpOnly is
+	// not optional.)
+	SameSite http.SameSite
 	// CacheTTL is how long a session, once read, is trusted without the
 	// store (1 minute); revocations through Forget are immediate.
 	CacheTTL time.Duration
@@ -108,7 +111,10 @@ func NewSessions(cfg SessionsConfig) (*Sessions, error) {
 	m.Cookie.Domain = cfg.Domain
 	m.Cookie.HttpOnly = true
 	m.Cookie.Path = "/"
-	m.Cookie.SameSite = http.SameSiteLaxMode
+	m.Cookie.SameSite = cfg.SameSite
+	if cfg.SameSite == 0 {
+		m.Cookie.SameSite = http.SameSiteLaxMode
+	}
 	m.Cookie.Persist = true
 	return &Sessions{cfg: cfg, m: m, cache: usercache.New[[32]byte, *auth.Identity](100_000)}, nil
 }

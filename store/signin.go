@@ -102,3 +102,13 @@ func (s *Store) SignInSSO(ctx context.Context, issuer, subject, username, displa
 	})
 	return out, err
 }
+
+// RestoreAdmin makes username an active administrator: the way back in
+// when no administrator can sign in (the admin group renamed at the
+// identity provider, the last admin deactivated). It is for an operator's
+// command line, never for a request.
+func (s *Store) RestoreAdmin(ctx context.Context, username string) error {
+	yes := true
+	_, err := s.UpdateUser(ctx, username, UserChange{Admin: &yes, Active: &yes})
+	return err
+}

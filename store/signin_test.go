@@ -76,3 +76,20 @@ func TestSignInSSO(t *testing.T) {
 		assert.Error(t, err)
 	})
 }
+
+func TestRestoreAdmin(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		off := false
+		_, err := s.CreateUser(ctx, User{Username: "ops", Deactivated: true})
+		require.NoError(t, err)
+		_, err = s.UpdateUser(ctx, "ops", UserChange{Admin: &off})
+		require.NoError(t, err)
+		require.NoError(t, s.RestoreAdmin(ctx, "OPS"))
+		u, err := s.GetUser(ctx, "ops")
+		require.NoError(t, err)
+		assert.True(t, u.Admin)
+		assert.False(t, u.Deactivated)
+		assert.ErrorIs(t, s.RestoreAdmin(ctx, "nobody"), ErrNotFound)
+	})
+}
