@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -106,6 +107,7 @@ type Handler struct {
 	secure   bool
 	cookie   string
 	endSess  string
+	takeMu   sync.Mutex // Find+Delete as one, for stores that cannot take
 }
 
 // Errors a callback refuses with.
@@ -352,16 +354,12 @@ func (h *Handler) verify(ctx context.Context, r *http.Request) (*Login, error) {
 	if err != nil || c.Value == "" {
 		return nil, ErrNoLogin
 	}
-	key := storeKey(c.Value)
-	b, found, err := h.cfg.States.Find(key)
+	b, found, err := h.take(ctx, storeKey(c.Value))
 	if err != nil {
-		return nil, fmt.Errorf("oidc: reading the login state: %w", err)
+		return nil, err
 	}
 	if !found {
 		return nil, ErrNoLogin
-	}
-	if err := h.cfg.States.Delete(key); err != nil {
-		return nil, fmt.Errorf("oidc: using up the login state: %w", err)
 	}
 	var p pending
 	if err := json.Unmarshal(b, &p); err != nil {
@@ -412,6 +410,33 @@ func (h *Handler) verify(ctx context.Context, r *http.Request) (*Login, error) {
 		return nil, fmt.Errorf("%w: claims: %v", ErrExchange, err)
 	}
 	return &Login{Issuer: idt.Issuer, Subject: idt.Subject, Claims: claims, IDToken: raw, Token: tok, Next: p.Next}, nil
+}
+
+// take reads a pending login and deletes it. A store that can do both at
+// once (store.SessionData: DELETE ... RETURNING) makes it single use
+// across replicas too; otherwise it is single use within this process.
+func (h *Handler) take(ctx context.Context, key string) ([]byte, bool, error) {
+	if t, ok := h.cfg.States.(interface {
+		TakeCtx(context.Context, string) ([]byte, bool, error)
+	}); ok {
+		b, found, err := t.TakeCtx(ctx, key)
+		if err != nil {
+			return nil, false, fmt.Errorf("oidc: reading the login state: %w", err)
+		}
+		return b, found, nil
+	}
+	h.takeMu.Lock()
+	defer h.takeMu.Unlock()
+	b, found, err := h.cfg.States.Find(key)
+	if err != nil {
+		return nil, false, fmt.Errorf("oidc: reading the login state: %w", err)
+	}
+	if found {
+		if err := h.cfg.States.Delete(key); err != nil {
+			return nil, false, fmt.Errorf("oidc: using up the login state: %w", err)
+		}
+	}
+	return b, found, nil
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>

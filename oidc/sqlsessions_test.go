@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2-proxy/mockoidc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -177,4 +178,32 @@ func TestRevocationInAnotherProcess(t *testing.T) {
 	require.NoError(t, err)
 	assert.Eventually(t, func() bool { code, _ := ask(); return code == http.StatusUnauthorized },
 		10*time.Second, 20*time.Millisecond, "the other process ends it")
+}
+
+// Pending logins in the gateway's database: two replicas receiving the
+// same callback at once complete it once.
+func TestPendingLoginOnceAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenWith(ctx, "sqlite:///"+filepath.Join(t.TempDir(), "auth.db"), store.Options{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	defer st.Close()
+	f := newFlow(t, func(c *Config) { c.States = st.SessionData() })
+	replica, err := New(ctx, f.h.cfg) // the same configuration and store
+	require.NoError(t, err)
+	f.idp.QueueUser(&mockoidc.MockUser{Subject: "00u1", Email: "a@example.com", EmailVerified: true})
+	cookie, authURL := f.start("/x")
+	callback := f.authorize(authURL)
+	codes := make(chan int, 2)
+	for _, h := range []*Handler{f.h, replica} {
+		go func() {
+			r := httptest.NewRequest("GET", callback, nil)
+			r.AddCookie(cookie)
+			w := httptest.NewRecorder()
+			h.Callback(w, r)
+			codes <- w.Code
+		}()
+	}
+	got := []int{<-codes, <-codes}
+	assert.ElementsMatch(t, []int{http.StatusFound, http.StatusBadRequest}, got)
+	assert.Len(t, f.logins, 1)
 }

@@ -81,3 +81,15 @@ func (s *Store) EndSession(ctx context.Context, hash []byte) error {
 	}
 	return err
 }
+
+// TakeCtx returns the data under token and deletes it in one statement:
+// of two replicas taking the same token at once, one gets it. (A pending
+// sign-in must be used once.)
+func (d *SessionData) TakeCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var b []byte
+	err := d.s.db.GetContext(ctx, &b, d.s.db.Rebind("DELETE FROM session_data WHERE token = ? AND expiry > ? RETURNING data"), token, now())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	return b, err == nil, err
+}
