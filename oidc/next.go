@@ -34,3 +34,18 @@ func SafeNext(next string) string {
 	}
 	return next
 }
+
+// ParseScopes reads OIDC_SCOPE: scopes separated by commas, spaces or
+// both ("openid email profile", "openid,email, profile"), each once, in
+// order.
+func ParseScopes(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' }) {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -50,3 +50,27 @@ func FuzzSafeNext(f *testing.F) {
 		}
 	})
 }
+
+func TestParseScopes(t *testing.T) {
+	for in, want := range map[string][]string{
+		"openid email profile":             {"openid", "email", "profile"},
+		"openid,email, profile":            {"openid", "email", "profile"},
+		" openid ,, groups\temail openid ": {"openid", "groups", "email"},
+		"":                                 nil,
+	} {
+		assert.Equal(t, want, ParseScopes(in), "%q", in)
+	}
+}
+
+func FuzzParseScopes(f *testing.F) {
+	f.Add("openid, email profile")
+	f.Fuzz(func(t *testing.T, s string) {
+		seen := map[string]bool{}
+		for _, sc := range ParseScopes(s) {
+			if sc == "" || strings.ContainsAny(sc, ", \t\r\n") || seen[sc] {
+				t.Fatalf("%q gave scope %q", s, sc)
+			}
+			seen[sc] = true
+		}
+	})
+}
