@@ -186,39 +186,15 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 				}
 			}
 			e = &effect{kind: effCreate, res: permission.Resource{Kind: kind}, idPath: ids[path]}
-		case path == "/api/3.0/mlflow/scorers/register":
-			f, err := q.Fields()
-			if err != nil {
-				return err
+		case path == "/api/3.0/mlflow/scorers/register", path == "/api/3.0/mlflow/scorers/delete":
+			res, ok, err := scorerOf(q)
+			if err != nil || !ok {
+				return err // not ok: MLflow refuses it
 			}
-			exp, err := str(f, "experiment_id")
-			if err != nil {
-				return err
-			}
-			name, err := str(f, "name")
-			if err != nil {
-				return err
-			}
-			canon, ok := CanonicalExperimentID(exp)
-			if !ok || name == "" {
-				return nil // MLflow refuses it
-			}
-			e = &effect{kind: effCreate, res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name}, keep: true}
-		case path == "/api/3.0/mlflow/scorers/delete":
-			f, err := q.Fields()
-			if err != nil {
-				return err
-			}
-			exp, err := str(f, "experiment_id")
-			if err != nil {
-				return err
-			}
-			name, err := str(f, "name")
-			if err != nil {
-				return err
-			}
-			if canon, ok := CanonicalExperimentID(exp); ok && name != "" {
-				e = &effect{kind: effDelete, res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name}}
+			if strings.HasSuffix(path, "/delete") {
+				e = &effect{kind: effDelete, res: res}
+			} else {
+				e = &effect{kind: effCreate, res: res, keep: true}
 			}
 		case deletes[path].field != "":
 			f, err := q.Fields()
@@ -309,6 +285,24 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 		return nil, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
 			Message: "Could not check the resource with MLflow; try again", RetryAfter: time.Second, Err: err}
 	}
+}
+
+// scorerOf is the scorer a request names: its experiment and name.
+func scorerOf(q *request) (permission.Resource, bool, error) {
+	f, err := q.Fields()
+	if err != nil {
+		return permission.Resource{}, false, err
+	}
+	exp, _, err := f.String("experiment_id")
+	if err != nil {
+		return permission.Resource{}, false, err
+	}
+	name, _, err := f.String("name")
+	if err != nil {
+		return permission.Resource{}, false, err
+	}
+	canon, ok := CanonicalExperimentID(exp)
+	return permission.Resource{Kind: permission.Scorer, ID: canon, Name: name}, ok && name != "", nil
 }
 
 // capture holds MLflow's answer until its effect is recorded: the answer

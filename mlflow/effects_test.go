@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
 )
@@ -321,7 +322,7 @@ func TestSecondProcess(t *testing.T) {
 	d.catalog = catalogOf(200)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 	one.a.secret = []byte("shared")
-	two := &replica{url: startReplica(t, uri, d.url(), "shared")}
+	two := &replica{url: testenv.StartServer(t, "MLFLOWAUTH_TEST_REPLICA_STORE="+uri, "MLFLOWAUTH_TEST_REPLICA_MLFLOW="+d.url(), "MLFLOWAUTH_TEST_REPLICA_KEY=shared")}
 
 	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/elsewhere"}`)
 	require.Equal(t, 200, code)

@@ -1,7 +1,6 @@
 package mlflow
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -11,12 +10,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
@@ -73,27 +68,4 @@ func runReplica(storeURI, mlflowURL, key string) int {
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes it
 	_ = srv.Close()
 	return 0
-}
-
-// startReplica runs another gateway process on the store at uri and
-// returns its URL.
-func startReplica(t *testing.T, uri, mlflowURL, key string) string {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "MLFLOWAUTH_TEST_REPLICA_STORE="+uri, "MLFLOWAUTH_TEST_REPLICA_MLFLOW="+mlflowURL, "MLFLOWAUTH_TEST_REPLICA_KEY="+key)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "the replica did not start")
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	require.True(t, ok, line)
-	return addr
 }

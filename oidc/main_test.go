@@ -1,7 +1,6 @@
 package oidc
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -9,12 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
@@ -74,27 +69,4 @@ func serveSessions(uri string) int {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	_ = srv.Close()
 	return 0
-}
-
-// startSessionsProcess runs another process on the store at uri and
-// returns its URL.
-func startSessionsProcess(t *testing.T, uri string) string {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "MLFLOWAUTH_TEST_SESSIONS_STORE="+uri)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "the other process did not start")
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-	require.True(t, ok, line)
-	return addr
 }

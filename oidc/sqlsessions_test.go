@@ -160,7 +160,7 @@ func TestRevocationInAnotherProcess(t *testing.T) {
 	require.NoError(t, s.Start(ctx, w, &auth.Identity{Username: "alice"}, ""))
 	cookie := w.Result().Cookies()[0]
 
-	other := startSessionsProcess(t, uri)
+	other := testenv.StartServer(t, "MLFLOWAUTH_TEST_SESSIONS_STORE="+uri)
 	ask := func() (int, string) {
 		req, _ := http.NewRequest("GET", other+"/", nil)
 		req.AddCookie(cookie)
