@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
@@ -63,13 +60,7 @@ func newReplica(t *testing.T, ctx context.Context, uri string, d *double, poll t
 	}
 	a, err := NewAuthorizer(Config{Engine: e, Lookups: up, Grants: grants(st), Sync: st.Sync, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	target, _ := url.Parse(d.url())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := &auth.Identity{Username: r.Header.Get("X-Test-User"), Method: auth.MethodBasic}
-		r.Header.Del("X-Test-User")
-		a.Wrap(proxy).ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
-	}))
+	srv := httptest.NewServer(gatewayHandler(a, d.url()))
 	t.Cleanup(srv.Close)
 	return &replica{st: st, e: e, a: a, url: srv.URL}
 }

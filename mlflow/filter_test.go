@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
 
@@ -48,13 +46,7 @@ func searchGateway(t testing.TB, d *double, cfg Config, readable ...string) *htt
 	cfg.Engine, cfg.Lookups, cfg.Logger = e, up, slog.New(slog.DiscardHandler)
 	a, err := NewAuthorizer(cfg)
 	require.NoError(t, err)
-	target, _ := url.Parse(d.url())
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := &auth.Identity{Username: r.Header.Get("X-Test-User"), Method: auth.MethodBasic}
-		r.Header.Del("X-Test-User")
-		a.Wrap(proxy).ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
-	}))
+	srv := httptest.NewServer(gatewayHandler(a, d.url()))
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -53,19 +53,27 @@ func runReplica(storeURI, mlflowURL, key string) int {
 	if err != nil {
 		return fail(err)
 	}
-	target, _ := url.Parse(mlflowURL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fail(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := &auth.Identity{Username: r.Header.Get("X-Test-User"), Method: auth.MethodBasic}
-		a.Wrap(proxy).ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
-	})}
+	srv := &http.Server{Handler: gatewayHandler(a, mlflowURL)}
 	go srv.Serve(ln)
 	fmt.Printf("listening http://%s\n", ln.Addr())
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes it
 	_ = srv.Close()
 	return 0
+}
+
+// gatewayHandler is the authorizer in front of a reverse proxy to the
+// MLflow at upstream, the caller named by the X-Test-User header (what the
+// authentication middleware would have established).
+func gatewayHandler(a *Authorizer, upstream string) http.Handler {
+	target, _ := url.Parse(upstream)
+	proxied := a.Wrap(httputil.NewSingleHostReverseProxy(target))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := &auth.Identity{Username: r.Header.Get("X-Test-User"), Method: auth.MethodBasic}
+		r.Header.Del("X-Test-User")
+		proxied.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
+	})
 }
