@@ -1,0 +1,13 @@
+// Package gateway assembles mlflowauth's packages into an MLflow gateway.
+// So far it provides the reverse proxy to MLflow:
+//
+//	proxy, err := gateway.NewProxy(gateway.ProxyConfig{
+//		Upstream:      upstreamURL, // MLFLOW_UPSTREAM_URL
+//		SessionCookie: "session",
+//	})
+//	handler := authn(authz.Wrap(proxy))
+//
+// The proxy sends MLflow the upstream's own Host, no Origin, and none of
+// the caller's credentials; bodies stream both ways; an unreachable MLflow
+// is a 502 in MLflow's error shape.
+package gateway

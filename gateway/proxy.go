@@ -1,0 +1,104 @@
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mlflowauth/mlflowauth/auth"
+)
+
+// ProxyConfig configures the reverse proxy to MLflow.
+type ProxyConfig struct {
+	// Upstream is the MLflow tracking server (MLFLOW_UPSTREAM_URL).
+	Upstream *url.URL
+	// Username and Password are the gateway's own credentials towards an
+	// MLflow that runs its own auth (MLFLOW_UPSTREAM_USERNAME/PASSWORD).
+	Username, Password string
+	// SessionCookie is the gateway's session cookie, never forwarded.
+	SessionCookie string
+	// Transport reaches MLflow; a tuned http.Transport when nil.
+	Transport http.RoundTripper
+	Logger    *slog.Logger
+}
+
+// NewProxy returns the reverse proxy to MLflow. It rewrites each request
+// for the upstream (its URL and Host, X-Forwarded-*), drops Origin (the
+// gateway checked it; MLflow 3.5 and later refuse a cross-origin or
+// non-local request) and the caller's credentials (the Authorization
+// header and the gateway's session cookie: MLflow must not see them),
+// adds the gateway's own credentials where configured, and answers an
+// unreachable MLflow with a 502 in MLflow's error shape. Bodies stream
+// both ways: artifacts are never buffered here.
+func NewProxy(cfg ProxyConfig) (http.Handler, error) {
+	if cfg.Upstream == nil || (cfg.Upstream.Scheme != "http" && cfg.Upstream.Scheme != "https") || cfg.Upstream.Host == "" {
+		return nil, errors.New("gateway: the upstream must be an http(s) URL")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = &http.Transport{
+			Proxy:                 nil, // MLflow is reached directly, not through HTTP_PROXY
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          512,
+			MaxIdleConnsPerHost:   256, // one upstream, many concurrent clients
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ResponseHeaderTimeout: 0, // LLM and artifact streams may think for long
+		}
+	}
+	upstream := *cfg.Upstream
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(&upstream)
+			pr.Out.Host = upstream.Host // the upstream's own Host
+			pr.SetXForwarded()
+			pr.Out.Header.Del("Origin")
+			pr.Out.Header.Del("Authorization")
+			stripCookie(pr.Out, cfg.SessionCookie)
+			if cfg.Username != "" {
+				pr.Out.SetBasicAuth(cfg.Username, cfg.Password)
+			}
+		},
+		Transport:     cfg.Transport,
+		FlushInterval: -1, // stream as it comes: server-sent events, LLM tokens
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			cfg.Logger.ErrorContext(r.Context(), "gateway: MLflow is unreachable", "error", err, "path", r.URL.Path)
+			auth.WriteError(w, &auth.Error{Status: http.StatusBadGateway, Code: auth.CodeTemporarilyUnavailable,
+				Message: "The MLflow tracking server did not answer; try again", Err: err})
+		},
+	}, nil
+}
+
+// stripCookie removes the named cookie from the request's Cookie headers,
+// keeping the others (MLflow's own UI cookies).
+func stripCookie(r *http.Request, name string) {
+	if name == "" {
+		return
+	}
+	var kept []string
+	for _, line := range r.Header.Values("Cookie") {
+		for part := range strings.SplitSeq(line, ";") {
+			p := strings.TrimSpace(part)
+			if p == "" {
+				continue
+			}
+			if n, _, _ := strings.Cut(p, "="); strings.TrimSpace(n) == name { // "session =" is "session" to a parser
+				continue
+			}
+			kept = append(kept, p)
+		}
+	}
+	r.Header.Del("Cookie")
+	if len(kept) > 0 {
+		r.Header.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
