@@ -1,5 +1,6 @@
 // Package gateway assembles mlflowauth's packages into an MLflow gateway.
-// So far it provides the reverse proxy to MLflow:
+// So far it provides the reverse proxy to MLflow and the health
+// endpoints (Health for /health, Ready for /health/ready):
 //
 //	proxy, err := gateway.NewProxy(gateway.ProxyConfig{
 //		Upstream:      upstreamURL, // MLFLOW_UPSTREAM_URL
