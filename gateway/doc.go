@@ -1,6 +1,7 @@
 // Package gateway assembles mlflowauth's packages into an MLflow gateway.
-// So far it provides the reverse proxy to MLflow and the health
-// endpoints (Health for /health, Ready for /health/ready):
+// So far it provides the reverse proxy to MLflow, the health endpoints
+// (Health for /health, Ready for /health/ready) and BrowserGuard, the
+// cross-origin check for cookie-authenticated writes:
 //
 //	proxy, err := gateway.NewProxy(gateway.ProxyConfig{
 //		Upstream:      upstreamURL, // MLFLOW_UPSTREAM_URL
