@@ -1,5 +1,7 @@
 // Package gateway assembles mlflowauth's packages into an MLflow gateway.
-// So far it provides the reverse proxy to MLflow, the health endpoints
+// So far it provides FromEnv, the configuration from the environment
+// contract (mlflow-oidc-auth's names; a bad value is an error naming the
+// variable), the reverse proxy to MLflow, the health endpoints
 // (Health for /health, Ready for /health/ready) and BrowserGuard, the
 // cross-origin check for cookie-authenticated writes:
 //
