@@ -301,7 +301,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, next string) {
 	}
 	b, _ := json.Marshal(p)
 	cookie := random()
-	if err := h.cfg.States.Commit(storeKey(cookie), b, p.Expires); err != nil {
+	if err := h.commit(r.Context(), storeKey(cookie), b, p.Expires); err != nil {
 		h.cfg.Logger.ErrorContext(r.Context(), "oidc: could not keep the login state", "error", err)
 		h.page(w, http.StatusServiceUnavailable, "Sign-in is unavailable", "The gateway could not start a sign-in. Try again in a moment.")
 		return
@@ -427,16 +427,46 @@ func (h *Handler) take(ctx context.Context, key string) ([]byte, bool, error) {
 	}
 	h.takeMu.Lock()
 	defer h.takeMu.Unlock()
-	b, found, err := h.cfg.States.Find(key)
+	b, found, err := h.find(ctx, key)
 	if err != nil {
 		return nil, false, fmt.Errorf("oidc: reading the login state: %w", err)
 	}
 	if found {
-		if err := h.cfg.States.Delete(key); err != nil {
+		if err := h.delete(ctx, key); err != nil {
 			return nil, false, fmt.Errorf("oidc: using up the login state: %w", err)
 		}
 	}
 	return b, found, nil
+}
+
+// commit, find and delete use a store's context methods (scs.CtxStore)
+// when it has them: some stores (scs's goredisstore) panic without a
+// context.
+func (h *Handler) commit(ctx context.Context, key string, b []byte, expiry time.Time) error {
+	if c, ok := h.cfg.States.(interface {
+		CommitCtx(context.Context, string, []byte, time.Time) error
+	}); ok {
+		return c.CommitCtx(ctx, key, b, expiry)
+	}
+	return h.cfg.States.Commit(key, b, expiry)
+}
+
+func (h *Handler) find(ctx context.Context, key string) ([]byte, bool, error) {
+	if c, ok := h.cfg.States.(interface {
+		FindCtx(context.Context, string) ([]byte, bool, error)
+	}); ok {
+		return c.FindCtx(ctx, key)
+	}
+	return h.cfg.States.Find(key)
+}
+
+func (h *Handler) delete(ctx context.Context, key string) error {
+	if c, ok := h.cfg.States.(interface {
+		DeleteCtx(context.Context, string) error
+	}); ok {
+		return c.DeleteCtx(ctx, key)
+	}
+	return h.cfg.States.Delete(key)
 }
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>

@@ -3,11 +3,13 @@ package oidc
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/alexedwards/scs/goredisstore"
+	"github.com/oauth2-proxy/mockoidc"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,4 +59,22 @@ func TestRedisSessions(t *testing.T) {
 	n, err := client.Exists(ctx, keys[0]).Result()
 	require.NoError(t, err)
 	assert.Zero(t, n, "logout deletes it")
+}
+
+// Pending sign-ins in Redis: scs's goredisstore panics without a context,
+// so the handler must use its context methods.
+func TestRedisPendingLogins(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	require.NoError(t, err)
+	client := redis.NewClient(opts)
+	defer client.Close()
+	prefix := "mlflowauth:test:" + rand.Text()[:12] + ":"
+	f := newFlow(t, func(c *Config) { c.States = goredisstore.NewWithPrefix(client, prefix) })
+	f.idp.QueueUser(&mockoidc.MockUser{Subject: "00u1", Email: "a@example.com", EmailVerified: true})
+	cookie, authURL := f.start("/x")
+	callback := f.authorize(authURL)
+	resp, body := f.get(callback, cookie)
+	require.Equal(t, http.StatusFound, resp.StatusCode, body)
+	resp, _ = f.get(callback, cookie)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "used once")
 }
