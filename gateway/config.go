@@ -271,6 +271,9 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	endpoints := o.AuthURL != "" && o.TokenURL != "" && o.UserInfoURL != ""
 	o.Enabled = o.DiscoveryURL != "" || endpoints
 	if o.Enabled {
+		if o.DiscoveryURL == "" && o.Issuer == "" {
+			e.fail("OIDC_ISSUER", "needed with OIDC_AUTHORIZATION_URL, OIDC_TOKEN_URL and OIDC_USER_URL (no discovery names it)")
+		}
 		if o.ClientID == "" {
 			e.fail("OIDC_CLIENT_ID", "needed for single sign-on")
 		}
