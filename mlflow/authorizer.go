@@ -154,7 +154,7 @@ func (a *Authorizer) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		if l, ok := listings[pathOf(req)]; ok && !req.subj.Admin {
-			body, err := searchBody(r, a.cfg.MaxBody)
+			body, err := req.Body()
 			if err != nil {
 				auth.WriteError(w, err)
 				return
@@ -197,7 +197,11 @@ type request struct {
 	fields Fields
 	err    error
 	held   int64
-	ep     *Endpoint // the row, once classified
+	// holding: the body was counted against the budget (holdErr: it did
+	// not fit).
+	holding bool
+	holdErr error
+	ep      *Endpoint // the row, once classified
 	// graphql: a non-admin's GraphQL request, whose answer drops the
 	// model versions at versions.
 	graphql  bool
@@ -213,6 +217,34 @@ func (q *request) Fields() (Fields, error) {
 		return q.fields, q.err
 	}
 	q.read = true
+	if q.err = q.hold(); q.err != nil {
+		return q.fields, q.err
+	}
+	q.fields, q.err = ReadFields(q.r, q.a.cfg.MaxBody)
+	return q.fields, q.err
+}
+
+// Body reads the request's body as it is (restored for the proxy), within
+// MaxBody and the budget of buffered bodies: for filtered searches and
+// GraphQL, which read the body themselves.
+func (q *request) Body() ([]byte, error) {
+	if err := q.hold(); err != nil {
+		return nil, err
+	}
+	b, err := readBody(q.r, q.a.cfg.MaxBody)
+	if err != nil {
+		return nil, auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	return b, nil
+}
+
+// hold counts the body against the budget of buffered bodies, once; past
+// the budget the request is answered 503.
+func (q *request) hold() error {
+	if q.holding {
+		return q.holdErr
+	}
+	q.holding = true
 	limit := q.a.cfg.MaxBody
 	weight := limit
 	if n := q.r.ContentLength; n >= 0 && n < limit {
@@ -223,13 +255,12 @@ func (q *request) Fields() (Fields, error) {
 	}
 	if weight > 0 {
 		if !q.a.budget.TryAcquire(weight) {
-			q.err = errBudget
-			return q.fields, q.err
+			q.holdErr = errBudget
+			return q.holdErr
 		}
 		q.held = weight
 	}
-	q.fields, q.err = ReadFields(q.r, limit)
-	return q.fields, q.err
+	return nil
 }
 
 func (q *request) release() {

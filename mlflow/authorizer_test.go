@@ -485,6 +485,12 @@ func TestBodyBudget(t *testing.T) {
 	assert.Equal(t, 200, code, "within the budget, and the budget was given back")
 	code, _ = f.do("bob", "POST", "/api/2.0/mlflow/runs/log-metric", "application/json", `{"run_id":"`+otherTeamRun+`"}`)
 	assert.Equal(t, 200, code)
+	// Filtered searches and GraphQL buffer their bodies too.
+	pad := strings.Repeat("x", 200)
+	code, _ = f.do("dave", "POST", "/api/2.0/mlflow/experiments/search", "application/json", `{"filter":"`+pad+`"}`)
+	assert.Equal(t, 503, code, "a search's body counts against the budget")
+	code, _ = f.do("dave", "POST", "/graphql", "application/json", `{"query":"{ __typename }","pad":"`+pad+`"}`)
+	assert.Equal(t, 503, code, "so does a GraphQL query's")
 
 	// An artifact upload is decided on its path and streamed, never buffered.
 	upload := strings.Repeat("y", 10_000)

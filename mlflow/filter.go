@@ -483,20 +483,3 @@ func (a *Authorizer) sendJSON(w http.ResponseWriter, header http.Header, doc map
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }
-
-// searchBody reads a filtered POST's body once, within the limit, and
-// restores it.
-func searchBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, &auth.Error{Status: http.StatusRequestEntityTooLarge, Code: auth.CodeInvalidParameterValue, Message: "Request body too large"}
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return b, nil
-}

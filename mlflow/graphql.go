@@ -87,7 +87,7 @@ var errBatch = errors.New("mlflow: batched GraphQL")
 // its arguments, as MLflow's GraphQL authorization middleware does, and
 // returns where the answer must be filtered.
 func (a *Authorizer) authorizeGraphQL(q *request, subj permission.Subject, snap *permission.Snapshot) ([]versionFilter, error) {
-	body, err := searchBody(q.r, a.cfg.MaxBody)
+	body, err := q.Body()
 	if err != nil {
 		return nil, err
 	}
