@@ -53,18 +53,32 @@ type effect struct {
 	newName string
 }
 
-// creation is what a create row makes: the kind, and the request field
-// with its name (for RESTRICT_RESOURCE_CREATION's rules).
-func creation(path string) (kind permission.Kind, nameField string, ok bool) {
-	switch path {
-	case "/api/2.0/mlflow/experiments/create":
-		return permission.Experiment, "name", true
-	case "/api/2.0/mlflow/registered-models/create":
-		return permission.RegisteredModel, "name", true
-	case "/api/3.0/mlflow/gateway/secrets/create":
-		return permission.GatewaySecret, "secret_name", true
-	}
-	return 0, "", false
+// making are the rows that make a resource: its kind, where MLflow's
+// answer gives its id, and, for the create rows anyone signed in may send,
+// the request field with its name (for RESTRICT_RESOURCE_CREATION's
+// rules). The other rows are decided on what they reference (a model
+// definition, a secret) and grant their creator MANAGE all the same.
+var making = map[string]struct {
+	kind      permission.Kind
+	idPath    []string
+	nameField string
+}{
+	"/api/2.0/mlflow/experiments/create":               {permission.Experiment, []string{"experiment_id"}, "name"},
+	"/api/2.0/mlflow/registered-models/create":         {permission.RegisteredModel, []string{"registered_model", "name"}, "name"},
+	"/api/3.0/mlflow/gateway/secrets/create":           {permission.GatewaySecret, []string{"secret", "secret_id"}, "secret_name"},
+	"/api/3.0/mlflow/gateway/endpoints/create":         {permission.GatewayEndpoint, []string{"endpoint", "endpoint_id"}, ""},
+	"/api/3.0/mlflow/gateway/model-definitions/create": {permission.GatewayModelDefinition, []string{"model_definition", "model_definition_id"}, ""},
+}
+
+// unmaking are the gateway objects' deletes: the kind and the field
+// naming the object.
+var unmaking = map[string]struct {
+	kind  permission.Kind
+	field string
+}{
+	"/api/3.0/mlflow/gateway/endpoints/delete":         {permission.GatewayEndpoint, "endpoint_id"},
+	"/api/3.0/mlflow/gateway/secrets/delete":           {permission.GatewaySecret, "secret_id"},
+	"/api/3.0/mlflow/gateway/model-definitions/delete": {permission.GatewayModelDefinition, "model_definition_id"},
 }
 
 // authorizeCreate decides a create row: anyone signed in (with
@@ -72,8 +86,9 @@ func creation(path string) (kind permission.Kind, nameField string, ok bool) {
 // creator's grant can be written, because a resource nobody can reach
 // must not be made.
 func (a *Authorizer) authorizeCreate(q *request, ep *Endpoint, subj permission.Subject, snap *permission.Snapshot) error {
-	kind, nameField, ok := creation(ep.Path)
-	if !ok || a.cfg.Grants == nil {
+	m := making[ep.Path]
+	kind, nameField := m.kind, m.nameField
+	if nameField == "" || a.cfg.Grants == nil {
 		return adminOnly(subj)
 	}
 	f, err := q.Fields()
@@ -152,30 +167,9 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 	var e *effect
 	err := func() error {
 		path := q.ep.Path
-		ids := map[string][]string{
-			"/api/3.0/mlflow/gateway/endpoints/create":         {"endpoint", "endpoint_id"},
-			"/api/3.0/mlflow/gateway/secrets/create":           {"secret", "secret_id"},
-			"/api/3.0/mlflow/gateway/model-definitions/create": {"model_definition", "model_definition_id"},
-			"/api/2.0/mlflow/experiments/create":               {"experiment_id"},
-			"/api/2.0/mlflow/registered-models/create":         {"registered_model", "name"},
-		}
-		deletes := map[string]struct {
-			kind  permission.Kind
-			field string
-		}{
-			"/api/3.0/mlflow/gateway/endpoints/delete":         {permission.GatewayEndpoint, "endpoint_id"},
-			"/api/3.0/mlflow/gateway/secrets/delete":           {permission.GatewaySecret, "secret_id"},
-			"/api/3.0/mlflow/gateway/model-definitions/delete": {permission.GatewayModelDefinition, "model_definition_id"},
-		}
 		switch {
-		case ids[path] != nil:
-			kind := map[string]permission.Kind{
-				"/api/3.0/mlflow/gateway/endpoints/create":         permission.GatewayEndpoint,
-				"/api/3.0/mlflow/gateway/secrets/create":           permission.GatewaySecret,
-				"/api/3.0/mlflow/gateway/model-definitions/create": permission.GatewayModelDefinition,
-				"/api/2.0/mlflow/experiments/create":               permission.Experiment,
-				"/api/2.0/mlflow/registered-models/create":         permission.RegisteredModel,
-			}[path]
+		case making[path].idPath != nil:
+			kind := making[path].kind
 			if kind == permission.RegisteredModel {
 				f, err := q.Fields()
 				if err != nil {
@@ -185,7 +179,7 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 					return err
 				}
 			}
-			e = &effect{kind: effCreate, res: permission.Resource{Kind: kind}, idPath: ids[path]}
+			e = &effect{kind: effCreate, res: permission.Resource{Kind: kind}, idPath: making[path].idPath}
 		case path == "/api/3.0/mlflow/scorers/register", path == "/api/3.0/mlflow/scorers/delete":
 			res, ok, err := scorerOf(q)
 			if err != nil || !ok {
@@ -196,16 +190,16 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 			} else {
 				e = &effect{kind: effCreate, res: res, keep: true}
 			}
-		case deletes[path].field != "":
+		case unmaking[path].field != "":
 			f, err := q.Fields()
 			if err != nil {
 				return err
 			}
-			id, err := str(f, deletes[path].field)
+			id, err := str(f, unmaking[path].field)
 			if err != nil || id == "" {
 				return err
 			}
-			e = &effect{kind: effDelete, res: permission.Resource{Kind: deletes[path].kind, ID: id}}
+			e = &effect{kind: effDelete, res: permission.Resource{Kind: unmaking[path].kind, ID: id}}
 		case path == "/api/2.0/mlflow/registered-models/rename", path == "/api/2.0/mlflow/registered-models/delete":
 			f, err := q.Fields()
 			if err != nil {
@@ -388,8 +382,12 @@ func (a *Authorizer) record(ctx context.Context, subj permission.Subject, e *eff
 				return
 			}
 		}
-		if exists, _, serr := g.AccountStatus(ctx, subj.Username); serr == nil && !exists && subj.Admin {
-			return // an administrator the store does not know needs no grant
+		if subj.Admin {
+			// Non-admins were checked before the create went on; an
+			// administrator the store does not know needs no grant.
+			if exists, _, serr := g.AccountStatus(ctx, subj.Username); serr == nil && !exists {
+				return
+			}
 		}
 		err = g.PutGrant(ctx, permission.Grant{Resource: res, Principal: permission.ForUser(subj.Username), Level: permission.Manage})
 	case effRename:
