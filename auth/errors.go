@@ -71,6 +71,13 @@ func PermissionDenied(msg string) *Error {
 	return &Error{Status: http.StatusForbidden, Code: CodePermissionDenied, Message: msg}
 }
 
+// Unavailable returns a 503 TEMPORARILY_UNAVAILABLE error with msg that
+// asks the client to retry in a second (MLflow's clients do), wrapping the
+// cause err (which is logged, never sent).
+func Unavailable(msg string, err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable, Message: msg, RetryAfter: time.Second, Err: err}
+}
+
 // BadRequest returns a 400 with the given MLflow code and message.
 func BadRequest(code, msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: code, Message: msg}

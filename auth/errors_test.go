@@ -107,3 +107,14 @@ func TestErrorWrapping(t *testing.T) {
 	var e *Error
 	assert.ErrorAs(t, fmt.Errorf("outer: %w", err), &e)
 }
+
+func TestUnavailable(t *testing.T) {
+	cause := errors.New("dial tcp: connection refused")
+	e := Unavailable("The store is unavailable; try again", cause)
+	assert.ErrorIs(t, e, cause)
+	w := httptest.NewRecorder()
+	WriteError(w, e)
+	assert.Equal(t, 503, w.Code)
+	assert.Equal(t, "1", w.Header().Get("Retry-After"))
+	assert.JSONEq(t, `{"error_code":"TEMPORARILY_UNAVAILABLE","message":"The store is unavailable; try again"}`, w.Body.String())
+}

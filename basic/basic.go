@@ -220,8 +220,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (*auth.Identity, error) {
 }
 
 func unavailable(err error) error {
-	return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-		Message: "The credential store is unavailable; try again", RetryAfter: time.Second, Err: err}
+	return auth.Unavailable("The credential store is unavailable; try again", err)
 }
 
 // token checks one of our access tokens: its checksum first (no lookup for
@@ -290,8 +289,7 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 	}
 	if !a.acquire(ctx) {
 		a.busy.Add(1)
-		return nil, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-			Message: "Too many sign-ins at once; try again", RetryAfter: time.Second}
+		return nil, auth.Unavailable("Too many sign-ins at once; try again", nil)
 	}
 	defer func() { <-a.sem }()
 	acct, err := a.creds.Account(ctx, username)

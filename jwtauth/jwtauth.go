@@ -372,6 +372,5 @@ func (a *Authenticator) account(ctx context.Context, id *auth.Identity) error {
 }
 
 func unavailable(err error) error {
-	return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-		Message: "The account store is unavailable; try again", RetryAfter: time.Second, Err: err}
+	return auth.Unavailable("The account store is unavailable; try again", err)
 }

@@ -209,8 +209,7 @@ type request struct {
 	subj     permission.Subject // the caller, once known
 }
 
-var errBudget = &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-	Message: "Too many large requests at once; try again", RetryAfter: time.Second}
+var errBudget = auth.Unavailable("Too many large requests at once; try again", nil)
 
 func (q *request) Fields() (Fields, error) {
 	if q.read {
@@ -334,8 +333,7 @@ func (a *Authorizer) authorize(q *request) error {
 		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
 	case err != nil:
 		a.cfg.Logger.WarnContext(r.Context(), "mlflow: lookup failed", "error", err, "endpoint", ep.Path)
-		return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-			Message: "Could not check permissions with MLflow; try again", RetryAfter: time.Second, Err: err}
+		return unavailable(err)
 	}
 	if len(resources) == 0 {
 		if notFound > 0 {
@@ -414,6 +412,11 @@ func (a *Authorizer) synced(ctx context.Context) bool {
 		return nil, nil
 	})
 	return true
+}
+
+// unavailable is a lookup that failed: 503, which MLflow's clients retry.
+func unavailable(err error) error {
+	return auth.Unavailable("Could not check permissions with MLflow; try again", err)
 }
 
 func adminOnly(subj permission.Subject) error {

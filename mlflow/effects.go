@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
@@ -120,8 +119,7 @@ func (a *Authorizer) authorizeCreate(q *request, ep *Endpoint, subj permission.S
 	exists, active, err := a.cfg.Grants.AccountStatus(q.r.Context(), subj.Username)
 	switch {
 	case err != nil:
-		return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-			Message: "Could not record the new resource's owner; try again", RetryAfter: time.Second, Err: err}
+		return auth.Unavailable("Could not record the new resource's owner; try again", err)
 	case !exists || !active:
 		return auth.PermissionDenied("Your account is not registered with the gateway, so nothing you create could be granted to you; ask an administrator")
 	}
@@ -276,8 +274,7 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ErrBadID):
 		return nil, auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
 	default:
-		return nil, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-			Message: "Could not check the resource with MLflow; try again", RetryAfter: time.Second, Err: err}
+		return nil, auth.Unavailable("Could not check the resource with MLflow; try again", err)
 	}
 }
 

@@ -247,11 +247,6 @@ func (a *Authorizer) graphQLRuns(ctx context.Context, field string, runs []strin
 	return out, nil
 }
 
-func unavailable(err error) error {
-	return &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-		Message: "Could not check permissions with MLflow; try again", Err: err}
-}
-
 // versionFilters finds the model-version lists under f: each must select
 // the version's name, which decides it.
 func versionFilters(f *ast.Field, path []string) ([]versionFilter, error) {

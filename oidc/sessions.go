@@ -177,8 +177,7 @@ func (s *Sessions) Authenticate(r *http.Request) (*auth.Identity, error) {
 		live, err := s.cfg.Index.SessionLive(r.Context(), key[:])
 		switch {
 		case err != nil:
-			return nil, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-				Message: "Could not read the session; try again", RetryAfter: time.Second, Err: err}
+			return nil, auth.Unavailable("Could not read the session; try again", err)
 		case !live:
 			return nil, auth.Unauthenticated("Your session was ended; sign in again")
 		}
@@ -196,8 +195,7 @@ func (s *Sessions) Authenticate(r *http.Request) (*auth.Identity, error) {
 func (s *Sessions) read(ctx context.Context, token string) (*sessionData, time.Time, error) {
 	ctx, err := s.m.Load(ctx, token)
 	if err != nil {
-		return nil, time.Time{}, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-			Message: "Could not read the session; try again", RetryAfter: time.Second, Err: err}
+		return nil, time.Time{}, auth.Unavailable("Could not read the session; try again", err)
 	}
 	raw := s.m.GetString(ctx, sessionKey)
 	var d sessionData
@@ -210,8 +208,7 @@ func (s *Sessions) read(ctx context.Context, token string) (*sessionData, time.T
 			// Commit moves the idle deadline on (never past Lifetime).
 			s.m.Put(ctx, touchedKey, now.Unix())
 			if _, _, err := s.m.Commit(ctx); err != nil {
-				return nil, time.Time{}, &auth.Error{Status: http.StatusServiceUnavailable, Code: auth.CodeTemporarilyUnavailable,
-					Message: "Could not read the session; try again", RetryAfter: time.Second, Err: err}
+				return nil, time.Time{}, auth.Unavailable("Could not read the session; try again", err)
 			}
 		}
 	}
