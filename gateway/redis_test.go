@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,12 +16,8 @@ import (
 // Against the real Redis: of many replicas taking one pending sign-in at
 // once, one gets it.
 func TestRedisStoreTake(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	require.NoError(t, err)
-	client := redis.NewClient(opts)
-	defer client.Close()
+	client, prefix := testenv.Redis(t)
 	ctx := context.Background()
-	prefix := "mlflowauth:test:" + rand.Text()[:12] + ":"
 	s := NewRedisStore(client, prefix)
 	require.NoError(t, s.CommitCtx(ctx, "login", []byte("state"), time.Now().Add(time.Minute)))
 	b, ok, err := s.FindCtx(ctx, "login")

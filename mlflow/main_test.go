@@ -3,9 +3,7 @@ package mlflow
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
 )
@@ -53,15 +52,9 @@ func runReplica(storeURI, mlflowURL, key string) int {
 	if err != nil {
 		return fail(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := testenv.Serve(gatewayHandler(a, mlflowURL)); err != nil {
 		return fail(err)
 	}
-	srv := &http.Server{Handler: gatewayHandler(a, mlflowURL)}
-	go srv.Serve(ln)
-	fmt.Printf("listening http://%s\n", ln.Addr())
-	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes it
-	_ = srv.Close()
 	return 0
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/alexedwards/scs/v2/memstore"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/auth"
@@ -47,11 +46,8 @@ func BenchmarkSessionAuthenticateCold(b *testing.B) {
 			return SessionsConfig{Store: st.SessionData(), Index: st}
 		}},
 		{"redis", func(b *testing.B) SessionsConfig {
-			opts, err := redis.ParseURL(testenv.RedisURL(b))
-			require.NoError(b, err)
-			client := redis.NewClient(opts)
-			b.Cleanup(func() { client.Close() })
-			return SessionsConfig{Store: goredisstore.NewWithPrefix(client, "mlflowauth:bench:")}
+			client, prefix := testenv.Redis(b)
+			return SessionsConfig{Store: goredisstore.NewWithPrefix(client, prefix)}
 		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {

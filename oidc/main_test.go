@@ -3,14 +3,13 @@ package oidc
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
 )
@@ -51,22 +50,17 @@ func serveSessions(uri string) int {
 			}
 		}
 	}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	err = testenv.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.Authenticate(r)
 		if err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		fmt.Fprint(w, id.Username)
-	})}
-	go srv.Serve(ln)
-	fmt.Printf("listening http://%s\n", ln.Addr())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	_ = srv.Close()
+	}))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	return 0
 }

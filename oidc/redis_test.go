@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/alexedwards/scs/goredisstore"
 	"github.com/oauth2-proxy/mockoidc"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -21,19 +19,8 @@ import (
 // Sessions and pending logins in the real Redis (scs's goredisstore on
 // go-redis): the keys never contain the cookie.
 func TestRedisSessions(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	require.NoError(t, err)
-	client := redis.NewClient(opts)
-	defer client.Close()
+	client, prefix := testenv.Redis(t)
 	ctx := context.Background()
-	require.NoError(t, client.Ping(ctx).Err(), "Redis at %s", opts.Addr)
-	prefix := "mlflowauth:test:" + rand.Text()[:12] + ":"
-	t.Cleanup(func() {
-		keys, _ := client.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			client.Del(context.Background(), keys...)
-		}
-	})
 	s, err := NewSessions(SessionsConfig{Store: goredisstore.NewWithPrefix(client, prefix)})
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
@@ -64,11 +51,7 @@ func TestRedisSessions(t *testing.T) {
 // Pending sign-ins in Redis: scs's goredisstore panics without a context,
 // so the handler must use its context methods.
 func TestRedisPendingLogins(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	require.NoError(t, err)
-	client := redis.NewClient(opts)
-	defer client.Close()
-	prefix := "mlflowauth:test:" + rand.Text()[:12] + ":"
+	client, prefix := testenv.Redis(t)
 	f := newFlow(t, func(c *Config) { c.States = goredisstore.NewWithPrefix(client, prefix) })
 	f.idp.QueueUser(&mockoidc.MockUser{Subject: "00u1", Email: "a@example.com", EmailVerified: true})
 	cookie, authURL := f.start("/x")

@@ -2,6 +2,10 @@ package testenv
 
 import (
 	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,4 +45,19 @@ func StartServer(t testing.TB, env ...string) string {
 		t.Fatalf("the server process said %q", line)
 	}
 	return addr
+}
+
+// Serve is the other side of StartServer: in the re-run test binary, it
+// serves h on a loopback port, says "listening URL" on standard output,
+// and returns when standard input closes (the test ended).
+func Serve(h http.Handler) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	fmt.Printf("listening http://%s\n", ln.Addr())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return srv.Close()
 }
