@@ -480,17 +480,14 @@ func (src *source) writeTo(ctx context.Context, t *tx, opts ImportOptions, repor
 			report.Skipped = append(report.Skipped, fmt.Sprintf("user %s: already exists here, kept as it is", u.name))
 			continue
 		}
-		var hash any
-		if u.passwordHash != "" {
-			hash = u.passwordHash
-			if opts.IsDefaultPassword != nil && opts.IsDefaultPassword(u.passwordHash) {
-				hash = nil
-				report.PasswordsDisabled = append(report.PasswordsDisabled, u.name)
-			}
+		hash := u.passwordHash
+		if hash != "" && opts.IsDefaultPassword != nil && opts.IsDefaultPassword(hash) {
+			hash = ""
+			report.PasswordsDisabled = append(report.PasswordsDisabled, u.name)
 		}
-		if _, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, password_hash, origin, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), u.name, u.displayName, u.admin, u.service, u.active, hash, src.kind, ts, ts); err != nil {
-			return classify(err)
+		if err := insertUser(ctx, t, u.name, User{DisplayName: u.displayName, Admin: u.admin, ServiceAccount: u.service,
+			Deactivated: !u.active, PasswordHash: hash, Origin: src.kind}); err != nil {
+			return err
 		}
 		if err := setGroups(ctx, t, u.name, src.members[u.name]); err != nil {
 			return err

@@ -36,10 +36,8 @@ func (s *Store) SignInSSO(ctx context.Context, issuer, subject, username, displa
 			u, err := getUser(ctx, t, name)
 			switch {
 			case errors.Is(err, ErrNotFound):
-				ts := now()
-				if _, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, origin, created_at, updated_at)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), name, displayName, admin, false, true, OriginLocal, ts, ts); err != nil {
-					return classify(err)
+				if err := insertUser(ctx, t, name, User{DisplayName: displayName, Admin: admin}); err != nil {
+					return err
 				}
 			case err != nil:
 				return err
@@ -56,8 +54,8 @@ func (s *Store) SignInSSO(ctx context.Context, issuer, subject, username, displa
 			if err != nil {
 				return err
 			}
-			if _, err := t.ExecContext(ctx, t.q("INSERT INTO identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)"), issuer, subject, u.ID, now()); err != nil {
-				return classify(err)
+			if err := insertIdentity(ctx, t, issuer, subject, u.ID); err != nil {
+				return err
 			}
 			out = name
 		case err != nil:

@@ -105,14 +105,8 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	}
 	var out User
 	err = s.write(ctx, func(t *tx) error {
-		ts := now()
-		var hash any
-		if u.PasswordHash != "" {
-			hash = u.PasswordHash
-		}
-		if _, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, password_hash, origin, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), name, u.DisplayName, u.Admin, u.ServiceAccount, !u.Deactivated, hash, u.Origin, ts, ts); err != nil {
-			if err := classify(err); errors.Is(err, ErrConflict) {
+		if err := insertUser(ctx, t, name, u); err != nil {
+			if errors.Is(err, ErrConflict) {
 				return fmt.Errorf("%w: user %q", ErrConflict, name)
 			}
 			return err
@@ -128,6 +122,25 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 		return nil
 	})
 	return out, err
+}
+
+// insertUser adds the row of a user named name (already normalized) with
+// u's other fields; no password hash is NULL. Errors are classified.
+func insertUser(ctx context.Context, t *tx, name string, u User) error {
+	ts := now()
+	var hash any
+	if u.PasswordHash != "" {
+		hash = u.PasswordHash
+	}
+	_, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, password_hash, origin, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), name, u.DisplayName, u.Admin, u.ServiceAccount, !u.Deactivated, hash, u.Origin, ts, ts)
+	return classify(err)
+}
+
+// insertIdentity binds (issuer, subject) to the user with id userID.
+func insertIdentity(ctx context.Context, t *tx, issuer, subject string, userID int64) error {
+	_, err := t.ExecContext(ctx, t.q("INSERT INTO identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)"), issuer, subject, userID, now())
+	return classify(err)
 }
 
 // GetUser returns a user by username (compared lower-cased).
@@ -315,8 +328,7 @@ func (s *Store) BindIdentity(ctx context.Context, issuer, subject, username stri
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		_, err = t.ExecContext(ctx, t.q("INSERT INTO identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)"), issuer, subject, u.ID, now())
-		return classify(err)
+		return insertIdentity(ctx, t, issuer, subject, u.ID)
 	})
 }
 
