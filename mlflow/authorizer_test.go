@@ -19,27 +19,28 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
 
 const (
-	recordedRun    = "3b35c14ae2464b039961243607420876" // experiment 1 in the recording
+	recordedRun    = mlflowtest.RecordedRun             // experiment 1 in the recording
 	otherTeamRun   = "0123456789abcdef0123456789abcdef" // experiment 2, made from it
-	recordedTrace  = "tr-4b2f7df00b9b0525a4e9af7f404b0df1"
-	recordedModel  = "m-7ae5e6f84c2949e09c1291a599a8e190"
+	recordedTrace  = mlflowtest.RecordedTrace
+	recordedModel  = mlflowtest.RecordedModel
 	otherTeamTrace = "tr-0123456789abcdef0123456789abcdef" // experiment 2
 	otherTeamModel = "m-0123456789abcdef0123456789abcdef"  // experiment 2
 )
 
 type fixture struct {
 	a  *Authorizer
-	d  *double
+	d  *mlflowtest.Double
 	up *Upstream
 }
 
 func newFixture(t *testing.T, rules ...permission.Rule) *fixture {
-	d := newDouble(t)
-	d.addRun(otherTeamRun, "2")
+	d := mlflowtest.New(t)
+	d.AddRun(otherTeamRun, "2")
 	data := &permission.Data{
 		Users: []permission.User{
 			{Name: "alice", Active: true}, {Name: "bob", Active: true}, {Name: "root", Active: true, Admin: true},
@@ -57,7 +58,7 @@ func newFixture(t *testing.T, rules ...permission.Rule) *fixture {
 	}
 	e, err := permission.NewEngine(context.Background(), permission.LoaderFunc(func(context.Context) (*permission.Data, error) { return data, nil }), permission.Config{})
 	require.NoError(t, err)
-	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Timeout: 2 * time.Second})
+	up, err := NewUpstream(UpstreamConfig{URL: d.URL(), Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	a, err := NewAuthorizer(Config{Engine: e, Lookups: up, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -238,9 +239,9 @@ func TestAuthorizePrompts(t *testing.T) {
 	assert.Equal(t, 200, first(f.do("carol", "PATCH", "/api/2.0/mlflow/registered-models/update", "application/json", `{"name":"summarize-prompt","description":"x"}`)),
 		"no prompt grant: the registered-model grant of the same name, as MLflow's admin API grants on prompts")
 	assert.Equal(t, 403, first(f.do("dave", "GET", "/api/2.0/mlflow/registered-models/get?name=churn-model", "", "")), "a prompt grant does not open a model")
-	calls := f.d.calls.Load()
+	calls := f.d.Calls.Load()
 	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/2.0/mlflow/registered-models/get?name=summarize-prompt", "", "")))
-	assert.Equal(t, calls, f.d.calls.Load(), "the prompt's kind is remembered")
+	assert.Equal(t, calls, f.d.Calls.Load(), "the prompt's kind is remembered")
 }
 
 // Bypass attempts of the issue not covered above.
@@ -263,7 +264,7 @@ func TestBypassAttempts(t *testing.T) {
 	require.NoError(t, err)
 	a, err := NewAuthorizer(Config{Engine: e, Lookups: f.up, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	f.d.addExperiment("2", "team-b/churn") // with experiment rules, names are looked up
+	f.d.AddExperiment("2", "team-b/churn") // with experiment rules, names are looked up
 	g := &fixture{a: a, d: f.d, up: f.up}
 	code, body := g.do("bob", "POST", "/api/2.0/mlflow/experiments/update", "application/json", `{"experiment_id":"2","new_name":"prod/churn"}`)
 	assert.Equal(t, 403, code, body)
@@ -284,9 +285,9 @@ func TestGatewayObjects(t *testing.T) {
 	// decides endpoints dave holds no grant on.
 	require.NoError(t, e.Apply(0, permission.PutRule{Rule: permission.Rule{ID: 9, Kind: permission.GatewayEndpoint,
 		Principal: permission.ForUser("dave"), Pattern: "^other-", Level: permission.Use}}))
-	calls := f.d.calls.Load()
+	calls := f.d.Calls.Load()
 	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-2", "", "")), "ep-2 is other-chat")
-	assert.Greater(t, f.d.calls.Load(), calls, "the name came from MLflow")
+	assert.Greater(t, f.d.Calls.Load(), calls, "the name came from MLflow")
 	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?name=other-chat", "", "")), "by name")
 	assert.Equal(t, 200, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/endpoints/get?endpoint_id=ep-1", "", "")), "the grant still holds")
 	assert.Equal(t, 403, first(f.do("erin", "GET", "/api/3.0/mlflow/gateway/endpoints/get?name=other-chat", "", "")), "the rule is dave's")
@@ -309,7 +310,7 @@ func TestGatewayObjects(t *testing.T) {
 	assert.Equal(t, 200, first(f.do("dave", "POST", "/api/3.0/mlflow/gateway/model-definitions/update", "application/json", `{"model_definition_id":"md-2"}`)))
 	assert.Equal(t, 403, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/model-definitions/get?model_definition_id=md-1", "", "")), "md-1 is gpt")
 	assert.Equal(t, 403, first(f.do("erin", "GET", "/api/3.0/mlflow/gateway/model-definitions/get?model_definition_id=md-2", "", "")))
-	f.d.down.Store(true)
+	f.d.Down.Store(true)
 	f.up.Forget("gateway-"+permission.GatewaySecret.String(), "sec-1")
 	assert.Equal(t, 503, first(f.do("dave", "GET", "/api/3.0/mlflow/gateway/secrets/get?secret_id=sec-1", "", "")), "a failed lookup is 503")
 }
@@ -399,35 +400,35 @@ func TestAuthorizeRegexNeedsTheName(t *testing.T) {
 
 func TestUpstreamFailure(t *testing.T) {
 	f := newFixture(t)
-	f.d.down.Store(true)
+	f.d.Down.Store(true)
 	code, body := f.do("alice", "GET", "/api/2.0/mlflow/runs/get?run_id="+recordedRun, "", "")
 	assert.Equal(t, 503, code, body)
 	assert.Contains(t, body, "TEMPORARILY_UNAVAILABLE")
 }
 
 func TestUpstreamLookups(t *testing.T) {
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	now := time.Now()
-	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Now: func() time.Time { return now }})
+	up, err := NewUpstream(UpstreamConfig{URL: d.URL(), Now: func() time.Time { return now }})
 	require.NoError(t, err)
 	ctx := context.Background()
 	exp, err := up.RunExperiment(ctx, recordedRun)
 	require.NoError(t, err)
 	assert.Equal(t, "1", exp)
-	calls := d.calls.Load()
+	calls := d.Calls.Load()
 	_, err = up.RunExperiment(ctx, recordedRun)
 	require.NoError(t, err)
-	assert.Equal(t, calls, d.calls.Load(), "cached: a run never changes experiment")
+	assert.Equal(t, calls, d.Calls.Load(), "cached: a run never changes experiment")
 
 	_, err = up.RunExperiment(ctx, "00000000000000000000000000000000")
 	assert.ErrorIs(t, err, ErrNotFound)
-	calls = d.calls.Load()
+	calls = d.Calls.Load()
 	_, err = up.RunExperiment(ctx, "00000000000000000000000000000000")
 	assert.ErrorIs(t, err, ErrNotFound)
-	assert.Equal(t, calls, d.calls.Load(), "negative cache")
+	assert.Equal(t, calls, d.Calls.Load(), "negative cache")
 	now = now.Add(10 * time.Second)
 	_, _ = up.RunExperiment(ctx, "00000000000000000000000000000000")
-	assert.Equal(t, calls+1, d.calls.Load(), "the negative cache is short")
+	assert.Equal(t, calls+1, d.Calls.Load(), "the negative cache is short")
 
 	for _, bad := range []string{"", "ABC", strings.Repeat("g", 32), "../runs/get?x=1"} {
 		_, err = up.RunExperiment(ctx, bad)
@@ -449,7 +450,7 @@ func TestUpstreamLookups(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNotFound)
 
 	up.Forget("experiment-id", "1")
-	d.down.Store(true)
+	d.Down.Store(true)
 	_, err = up.ExperimentName(ctx, "1")
 	assert.ErrorIs(t, err, ErrUnavailable, "forgotten, then MLflow is down")
 	assert.False(t, errors.Is(err, ErrNotFound))
@@ -683,12 +684,12 @@ func BenchmarkAuthorize(b *testing.B) {
 				}
 			}
 			run() // fills the lookup cache
-			calls := f.d.calls.Load()
+			calls := f.d.Calls.Load()
 			b.ReportAllocs()
 			for b.Loop() {
 				run()
 			}
-			if f.d.calls.Load() != calls {
+			if f.d.Calls.Load() != calls {
 				b.Fatal("a lookup reached MLflow in the steady state")
 			}
 		})

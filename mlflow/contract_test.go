@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/auth"
+	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
 
@@ -237,11 +238,11 @@ func build(t *testing.T, row specRow, p resourcePair) *http.Request {
 // allowed request must reach MLflow with its body intact; a refused one
 // must not reach it at all.
 func TestContract(t *testing.T) {
-	d := newDouble(t)
-	d.addRun(otherTeamRun, "2")
-	d.addTrace(otherTeamTrace, "2")
-	d.addLoggedModel(otherTeamModel, "2")
-	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Timeout: 2 * time.Second})
+	d := mlflowtest.New(t)
+	d.AddRun(otherTeamRun, "2")
+	d.AddTrace(otherTeamTrace, "2")
+	d.AddLoggedModel(otherTeamModel, "2")
+	up, err := NewUpstream(UpstreamConfig{URL: d.URL(), Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	levels := []permission.Level{permission.NoPermissions, permission.Read, permission.Use, permission.Edit, permission.Manage}
 
@@ -249,7 +250,7 @@ func TestContract(t *testing.T) {
 	// header, the authorizer of the current row, a reverse proxy to the
 	// double.
 	var current atomic.Pointer[Authorizer]
-	target, _ := url.Parse(d.url())
+	target, _ := url.Parse(d.URL())
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := &auth.Identity{Username: r.Header.Get("X-Contract-User"), Method: auth.MethodBasic}
@@ -301,7 +302,7 @@ func TestContract(t *testing.T) {
 				resp, err := gw.Client().Do(out)
 				require.NoError(t, err)
 				resp.Body.Close()
-				got, reached := d.seen.Load(id)
+				got, reached := d.Seen.Load(id)
 				if resp.StatusCode == http.StatusOK {
 					// MLflow's 200: the request reached it, body intact
 					// (a filtered search's pages are the gateway's own).
@@ -360,8 +361,8 @@ func TestContract(t *testing.T) {
 	}
 	assert.Equal(t, 216, checked, "every row has a builder")
 	reached := 0
-	d.seen.Range(func(any, any) bool { reached++; return true })
-	t.Logf("%d contract requests sent, %d reached MLflow, %d answered with a recording", sent.Load(), reached, d.recorded.Load())
+	d.Seen.Range(func(any, any) bool { reached++; return true })
+	t.Logf("%d contract requests sent, %d reached MLflow, %d answered with a recording", sent.Load(), reached, d.Recorded.Load())
 	assert.Positive(t, reached)
 	assert.Less(t, int64(reached), sent.Load())
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
@@ -30,14 +31,14 @@ type replica struct {
 	url string // the replica's HTTP server
 }
 
-func newReplica(t *testing.T, ctx context.Context, uri string, d *double, poll time.Duration, grants func(*store.Store) Grants) *replica {
+func newReplica(t *testing.T, ctx context.Context, uri string, d *mlflowtest.Double, poll time.Duration, grants func(*store.Store) Grants) *replica {
 	t.Helper()
 	st, err := store.OpenWith(ctx, uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	e, err := permission.NewEngine(ctx, st, permission.Config{})
 	require.NoError(t, err)
-	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Timeout: 2 * time.Second})
+	up, err := NewUpstream(UpstreamConfig{URL: d.URL(), Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	registered := make(chan struct{}, 1)
 	go st.Follow(ctx, e, store.FollowOptions{Poll: poll, OnChange: func(c store.Change) {
@@ -60,7 +61,7 @@ func newReplica(t *testing.T, ctx context.Context, uri string, d *double, poll t
 	}
 	a, err := NewAuthorizer(Config{Engine: e, Lookups: up, Grants: grants(st), Sync: st.Sync, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	srv := httptest.NewServer(gatewayHandler(a, d.url()))
+	srv := httptest.NewServer(gatewayHandler(a, d.URL()))
 	t.Cleanup(srv.Close)
 	return &replica{st: st, e: e, a: a, url: srv.URL}
 }
@@ -100,7 +101,7 @@ func TestCreatorGetsManage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	uri := newStoreURI(t, ctx, store.User{Username: "dave"}, store.User{Username: "erin"}, store.User{Username: "root", Admin: true})
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 
 	// An experiment, then at once a run in it: the grant is in place
@@ -163,10 +164,10 @@ func TestCreateRefusals(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	uri := newStoreURI(t, ctx, store.User{Username: "dave"}, store.User{Username: "off", Deactivated: true})
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
-	calls := d.calls.Load()
-	made := d.made.Load()
+	calls := d.Calls.Load()
+	made := d.Made.Load()
 
 	code, body := one.do(t, "zed", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"zed/x"}`)
 	assert.Equal(t, 403, code, "a user the store does not know could never reach it")
@@ -178,15 +179,15 @@ func TestCreateRefusals(t *testing.T) {
 	assert.Contains(t, body["message"], "artifact_location")
 	code, _ = one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"a","Name":"b"}`)
 	assert.Equal(t, 400, code, "two spellings")
-	assert.Equal(t, made, d.made.Load(), "nothing was made")
-	assert.Equal(t, calls, d.calls.Load())
+	assert.Equal(t, made, d.Made.Load(), "nothing was made")
+	assert.Equal(t, calls, d.Calls.Load())
 
 	// The store unreachable: 503 before anything is made.
 	broken := newReplica(t, ctx, uri, d, 50*time.Millisecond, func(st *store.Store) Grants { return downGrants{st} })
 	code, body = broken.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/y"}`)
 	assert.Equal(t, 503, code)
 	assert.Equal(t, "TEMPORARILY_UNAVAILABLE", body["error_code"])
-	assert.Equal(t, made, d.made.Load(), "nothing was made")
+	assert.Equal(t, made, d.Made.Load(), "nothing was made")
 }
 
 // downGrants is a store that cannot be reached.
@@ -205,7 +206,7 @@ func TestRestrictedCreation(t *testing.T) {
 	_, err = st.CreateRule(ctx, permission.Rule{Kind: permission.Experiment, Principal: permission.ForUser("dave"), Pattern: "^dave/", Level: permission.Edit})
 	require.NoError(t, err)
 	st.Close()
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 	e, err := permission.NewEngine(ctx, one.st, permission.Config{RestrictCreation: true})
 	require.NoError(t, err)
@@ -223,7 +224,7 @@ func TestCreateAcrossReplicas(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 	two := newReplica(t, ctx, uri, d, time.Hour, storeGrants)
 	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/across"}`)
@@ -246,7 +247,7 @@ func TestCreatorGrantsOtherKinds(t *testing.T) {
 	require.NoError(t, st.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"}, Principal: permission.ForUser("dave"), Level: permission.Edit}))
 	require.NoError(t, st.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.GatewayModelDefinition, ID: "md-1"}, Principal: permission.ForUser("dave"), Level: permission.Use}))
 	st.Close()
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 	dave := permission.Subject{Username: "dave", Active: true}
 	scorer := permission.Resource{Kind: permission.Scorer, ID: "1", Name: "relevance"}
@@ -280,7 +281,7 @@ func TestRenameAcrossReplicas(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 	two := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 	code, _ := one.do(t, "dave", "POST", "/api/2.0/mlflow/registered-models/create", `{"name":"m1"}`)
@@ -309,11 +310,11 @@ func TestSecondProcess(t *testing.T) {
 		require.NoError(t, st.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: id}, Principal: permission.ForUser("dave"), Level: permission.Read}))
 	}
 	st.Close()
-	d := newDouble(t)
-	d.catalog = catalogOf(200)
+	d := mlflowtest.New(t)
+	d.Catalog = catalogOf(200)
 	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
 	one.a.secret = []byte("shared")
-	two := &replica{url: testenv.StartServer(t, "MLFLOWAUTH_TEST_REPLICA_STORE="+uri, "MLFLOWAUTH_TEST_REPLICA_MLFLOW="+d.url(), "MLFLOWAUTH_TEST_REPLICA_KEY=shared")}
+	two := &replica{url: testenv.StartServer(t, "MLFLOWAUTH_TEST_REPLICA_STORE="+uri, "MLFLOWAUTH_TEST_REPLICA_MLFLOW="+d.URL(), "MLFLOWAUTH_TEST_REPLICA_KEY=shared")}
 
 	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"dave/elsewhere"}`)
 	require.Equal(t, 200, code)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
 	_ "github.com/mlflowauth/mlflowauth/store/sqlite"
@@ -30,9 +31,9 @@ func TestNameChangesFromTheFeed(t *testing.T) {
 	e, err := permission.NewEngine(ctx, st, permission.Config{})
 	require.NoError(t, err)
 
-	d := newDouble(t)
-	d.addExperiment("2", "team-b/churn")
-	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Timeout: 2 * time.Second, TTL: time.Hour})
+	d := mlflowtest.New(t)
+	d.AddExperiment("2", "team-b/churn")
+	up, err := NewUpstream(UpstreamConfig{URL: d.URL(), Timeout: 2 * time.Second, TTL: time.Hour})
 	require.NoError(t, err)
 	a, err := NewAuthorizer(Config{Engine: e, Lookups: up, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
@@ -53,7 +54,7 @@ func TestNameChangesFromTheFeed(t *testing.T) {
 
 	get := "/api/2.0/mlflow/experiments/get?experiment_id=2"
 	assert.Equal(t, 403, first(f.do("dave", "GET", get, "", "")), "team-b/churn")
-	d.addExperiment("2", "team-a/churn") // renamed in MLflow
+	d.AddExperiment("2", "team-a/churn") // renamed in MLflow
 	assert.Equal(t, 403, first(f.do("dave", "GET", get, "", "")), "the old name is remembered for the TTL")
 	require.NoError(t, st.PublishNameChange(ctx, permission.Resource{Kind: permission.Experiment, ID: "2", Name: "team-b/churn"}, "team-a/churn"))
 	assert.Eventually(t, func() bool { return first(f.do("dave", "GET", get, "", "")) == 200 }, 10*time.Second, 20*time.Millisecond,
@@ -63,7 +64,7 @@ func TestNameChangesFromTheFeed(t *testing.T) {
 func TestForgetResource(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.d.addExperiment("2", "team-b/churn")
+	f.d.AddExperiment("2", "team-b/churn")
 	name, err := f.up.ExperimentName(ctx, "2")
 	require.NoError(t, err)
 	require.Equal(t, "team-b/churn", name)
@@ -71,14 +72,14 @@ func TestForgetResource(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound, "remembered as missing")
 	_, _, err = f.up.GatewayEndpoint(ctx, "ep-1", "")
 	require.NoError(t, err)
-	before := f.d.calls.Load()
+	before := f.d.Calls.Load()
 	f.up.ForgetResource(permission.Resource{Kind: permission.Experiment, ID: "02", Name: "team-b/churn"}, "team-z/new")
 	f.up.ForgetResource(permission.Resource{Kind: permission.GatewayEndpoint, ID: "ep-1", Name: "chat"}, "chat-2")
 	_, _ = f.up.ExperimentName(ctx, "2")
 	_, _ = f.up.ExperimentByName(ctx, "team-z/new")
 	_, _, _ = f.up.GatewayEndpoint(ctx, "ep-1", "")
-	assert.Equal(t, before+3, f.d.calls.Load(), "each forgotten entry is fetched again")
+	assert.Equal(t, before+3, f.d.Calls.Load(), "each forgotten entry is fetched again")
 	f.up.ForgetAll()
 	_, _ = f.up.ExperimentName(ctx, "2")
-	assert.Equal(t, before+4, f.d.calls.Load())
+	assert.Equal(t, before+4, f.d.Calls.Load())
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
 
@@ -33,7 +34,7 @@ func catalogOf(n int) []map[string]any {
 
 // searchGateway is a gateway in front of d whose user "dave" may read the
 // experiments readable lists.
-func searchGateway(t testing.TB, d *double, cfg Config, readable ...string) *httptest.Server {
+func searchGateway(t testing.TB, d *mlflowtest.Double, cfg Config, readable ...string) *httptest.Server {
 	data := &permission.Data{Users: []permission.User{{Name: "dave", Active: true}, {Name: "erin", Active: true}, {Name: "root", Active: true, Admin: true}}}
 	for _, id := range readable {
 		data.Grants = append(data.Grants, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: id}, Principal: permission.ForUser("dave"), Level: permission.Read})
@@ -41,12 +42,12 @@ func searchGateway(t testing.TB, d *double, cfg Config, readable ...string) *htt
 	data.Grants = append(data.Grants, permission.Grant{Resource: permission.Resource{Kind: permission.GatewaySecret, ID: "sec-1"}, Principal: permission.ForUser("dave"), Level: permission.Read})
 	e, err := permission.NewEngine(context.Background(), permission.LoaderFunc(func(context.Context) (*permission.Data, error) { return data, nil }), permission.Config{})
 	require.NoError(t, err)
-	up, err := NewUpstream(UpstreamConfig{URL: d.url(), Timeout: 2 * time.Second})
+	up, err := NewUpstream(UpstreamConfig{URL: d.URL(), Timeout: 2 * time.Second})
 	require.NoError(t, err)
 	cfg.Engine, cfg.Lookups, cfg.Logger = e, up, slog.New(slog.DiscardHandler)
 	a, err := NewAuthorizer(cfg)
 	require.NoError(t, err)
-	srv := httptest.NewServer(gatewayHandler(a, d.url()))
+	srv := httptest.NewServer(gatewayHandler(a, d.URL()))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -98,8 +99,8 @@ func searchExperiments(t testing.TB, srv *httptest.Server, user, method string, 
 // A user who may read 3 of 200 experiments pages through them two at a
 // time and gets exactly those 3, in MLflow's order.
 func TestFilteredSearchPaging(t *testing.T) {
-	d := newDouble(t)
-	d.catalog = catalogOf(200)
+	d := mlflowtest.New(t)
+	d.Catalog = catalogOf(200)
 	srv := searchGateway(t, d, Config{SecretKey: []byte("k")}, "1005", "1100", "1190")
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		t.Run(method, func(t *testing.T) {
@@ -138,8 +139,8 @@ func TestFilteredSearchPaging(t *testing.T) {
 // Continuation tokens are good on any replica sharing SECRET_KEY, and on
 // no other search, user or key.
 func TestFilteredSearchTokens(t *testing.T) {
-	d := newDouble(t)
-	d.catalog = catalogOf(200)
+	d := mlflowtest.New(t)
+	d.Catalog = catalogOf(200)
 	one := searchGateway(t, d, Config{SecretKey: []byte("shared")}, "1005", "1100", "1190")
 	two := searchGateway(t, d, Config{SecretKey: []byte("shared")}, "1005", "1100", "1190")
 	other := searchGateway(t, d, Config{SecretKey: []byte("not-shared")}, "1005", "1100", "1190")
@@ -173,22 +174,22 @@ func TestFilteredSearchTokens(t *testing.T) {
 // A sparse search stops at the page bound with a partial page and a token
 // that goes on from where it stopped.
 func TestFilteredSearchBound(t *testing.T) {
-	d := newDouble(t)
-	d.catalog = catalogOf(3000)
+	d := mlflowtest.New(t)
+	d.Catalog = catalogOf(3000)
 	srv := searchGateway(t, d, Config{FilterPages: 2}, "3990")
-	before := d.searched.Load()
+	before := d.Searched.Load()
 	p := searchExperiments(t, srv, "dave", http.MethodGet, map[string]any{"max_results": 10})
 	assert.Equal(t, 200, p.code)
 	assert.Empty(t, p.ids, "two pages hold nothing dave may read")
 	require.NotEmpty(t, p.token, "a partial page says where to go on")
-	assert.Equal(t, int32(2), d.searched.Load()-before, "no more than the bound")
+	assert.Equal(t, int32(2), d.Searched.Load()-before, "no more than the bound")
 	p = searchExperiments(t, srv, "dave", http.MethodGet, map[string]any{"max_results": 10, "page_token": p.token})
 	assert.Equal(t, []string{"3990"}, p.ids)
 	assert.Empty(t, p.token)
 }
 
 func TestFilteredLists(t *testing.T) {
-	d := newDouble(t)
+	d := mlflowtest.New(t)
 	srv := searchGateway(t, d, Config{})
 	get := func(user string) map[string]any {
 		req, _ := http.NewRequest("GET", srv.URL+"/api/3.0/mlflow/gateway/secrets/list", nil)
@@ -209,10 +210,10 @@ func TestFilteredLists(t *testing.T) {
 // BenchmarkSparseSearch: a user who may read 5 of 10,000 experiments
 // searches them (max_results 100): the MLflow pages it costs are reported.
 func BenchmarkSparseSearch(b *testing.B) {
-	d := newDouble(b)
-	d.catalog = catalogOf(10000)
+	d := mlflowtest.New(b)
+	d.Catalog = catalogOf(10000)
 	srv := searchGateway(b, d, Config{FilterPages: 100}, "1003", "3000", "5000", "7500", "10999")
-	before := d.searched.Load()
+	before := d.Searched.Load()
 	n := 0
 	for b.Loop() {
 		p := searchExperiments(b, srv, "dave", http.MethodPost, map[string]any{"max_results": 100})
@@ -221,7 +222,7 @@ func BenchmarkSparseSearch(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64(d.searched.Load()-before)/float64(n), "mlflow-pages/op")
+	b.ReportMetric(float64(d.Searched.Load()-before)/float64(n), "mlflow-pages/op")
 }
 
 // FuzzPageToken: whatever a client sends as page_token is a cursor this

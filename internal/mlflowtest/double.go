@@ -1,6 +1,9 @@
-package mlflow
+// Package mlflowtest is an MLflow tracking server for tests, answering
+// from responses recorded from real MLflow 2.17.2 and 3.5.1 servers.
+package mlflowtest
 
 import (
+	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -8,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -30,33 +32,51 @@ type recording struct {
 	Response    any            `json:"response"`
 }
 
-// double answers as the recorded MLflow servers did: a recorded request
+//go:embed testdata/mlflow-2.17.2-responses.json testdata/mlflow-3.5.1-responses.json
+var recordings embed.FS
+
+// Recorded ids: what the recordings hold in experiment 1.
+const (
+	RecordedRun   = "3b35c14ae2464b039961243607420876"
+	RecordedTrace = "tr-4b2f7df00b9b0525a4e9af7f404b0df1"
+	RecordedModel = "m-7ae5e6f84c2949e09c1291a599a8e190"
+)
+
+// Double answers as the recorded MLflow servers did: a recorded request
 // gets its recorded answer; a run, logged model, trace or experiment not
 // recorded gets the recorded "does not exist" answer of its kind. Tests may
 // add resources in other experiments, made from a recorded answer with the
 // ids changed (the shape stays MLflow's).
-type double struct {
+type Double struct {
 	t     testing.TB
 	mu    sync.Mutex
 	byKey map[string]recording
-	calls atomic.Int32
-	down  atomic.Bool
 	srv   *httptest.Server
-	// seen are the contract requests that reached MLflow, by their
+	// Calls counts the requests that were not contract requests; Down
+	// makes them answer 502.
+	Calls atomic.Int32
+	Down  atomic.Bool
+	// Seen are the contract requests that reached MLflow, by their
 	// X-Contract-Request header, with the body as it arrived.
-	seen     sync.Map
-	recorded atomic.Int32 // contract requests answered with a recording
-	made     atomic.Int32 // resources created through creates
-	// catalog, when set, is what experiments/search pages through (in the
-	// recorded shape, with MLflow's offset page tokens); searched counts
+	Seen     sync.Map
+	Recorded atomic.Int32 // contract requests answered with a recording
+	Made     atomic.Int32 // resources created through creates
+	// Catalog, when set, is what experiments/search pages through (in the
+	// recorded shape, with MLflow's offset page tokens); Searched counts
 	// the pages served.
-	catalog  []map[string]any
-	searched atomic.Int32
+	Catalog  []map[string]any
+	Searched atomic.Int32
+	// OnRequest, when set, sees every request first (its headers, as
+	// MLflow would).
+	OnRequest func(*http.Request)
+	// Extra, when set, serves the paths it has a handler for (by exact
+	// path), for what no recording covers: artifact streams.
+	Extra map[string]http.Handler
 }
 
 // answer is a recorded 200 for method and path, whatever its query: what
 // MLflow answered when a request of that row succeeded.
-func (d *double) answer(method, path string) (recording, bool) {
+func (d *Double) answer(method, path string) (recording, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	keys := make([]string, 0, len(d.byKey))
@@ -85,10 +105,11 @@ func queryKey(q map[string]any) string {
 	return strings.Join(parts, "&")
 }
 
-func newDouble(t testing.TB) *double {
-	d := &double{t: t, byKey: map[string]recording{}}
+// New starts a Double on a loopback port, closed when the test ends.
+func New(t testing.TB) *Double {
+	d := &Double{t: t, byKey: map[string]recording{}}
 	for _, f := range []string{"testdata/mlflow-2.17.2-responses.json", "testdata/mlflow-3.5.1-responses.json"} {
-		b, err := os.ReadFile(f)
+		b, err := recordings.ReadFile(f)
 		require.NoError(t, err)
 		var file struct {
 			Recorded []recording `json:"recorded"`
@@ -109,7 +130,7 @@ func newDouble(t testing.TB) *double {
 	return d
 }
 
-func (d *double) find(method, path string, q map[string]any) (recording, bool) {
+func (d *Double) find(method, path string, q map[string]any) (recording, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r, ok := d.byKey[method+" "+path+"?"+queryKey(q)]
@@ -117,7 +138,7 @@ func (d *double) find(method, path string, q map[string]any) (recording, bool) {
 }
 
 // missing answers like MLflow for an id of a kind it does not have.
-func (d *double) missing(path string) (recording, bool) {
+func (d *Double) missing(path string) (recording, bool) {
 	for _, probe := range []struct {
 		prefix, method, path string
 		q                    map[string]any
@@ -136,13 +157,21 @@ func (d *double) missing(path string) (recording, bool) {
 	return recording{}, false
 }
 
-func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers as MLflow did.
+func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.OnRequest != nil {
+		d.OnRequest(r)
+	}
+	if h, ok := d.Extra[r.URL.Path]; ok {
+		h.ServeHTTP(w, r)
+		return
+	}
 	if id := r.Header.Get("X-Contract-Request"); id != "" {
 		// A contract request the gateway let through: MLflow serves it.
 		b, _ := io.ReadAll(r.Body)
-		d.seen.Store(id, string(b))
+		d.Seen.Store(id, string(b))
 		if rec, ok := d.answer(r.Method, r.URL.Path); ok {
-			d.recorded.Add(1)
+			d.Recorded.Add(1)
 			w.Header().Set("Content-Type", rec.ContentType)
 			if s, ok := rec.Response.(string); ok {
 				fmt.Fprint(w, s)
@@ -157,8 +186,8 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "{}")
 		return
 	}
-	d.calls.Add(1)
-	if d.down.Load() {
+	d.Calls.Add(1)
+	if d.Down.Load() {
 		w.WriteHeader(http.StatusBadGateway)
 		return
 	}
@@ -210,7 +239,7 @@ func (d *double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // byName answers get-by-name with a recorded experiments/get answer of
 // that name (MLflow returns the same experiment object for both).
-func (d *double) byName(name string) (recording, bool) {
+func (d *Double) byName(name string) (recording, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for k, r := range d.byKey {
@@ -224,12 +253,12 @@ func (d *double) byName(name string) (recording, bool) {
 	return recording{}, false
 }
 
-// addRun records a run in another experiment, made from a recorded run.
-func (d *double) addRun(runID, experimentID string) {
-	base, ok := d.find("GET", "/api/2.0/mlflow/runs/get", map[string]any{"run_id": "3b35c14ae2464b039961243607420876"})
+// AddRun records a run in another experiment, made from a recorded run.
+func (d *Double) AddRun(runID, experimentID string) {
+	base, ok := d.find("GET", "/api/2.0/mlflow/runs/get", map[string]any{"run_id": RecordedRun})
 	require.True(d.t, ok)
 	b, _ := json.Marshal(base.Response)
-	s := strings.ReplaceAll(string(b), "3b35c14ae2464b039961243607420876", runID)
+	s := strings.ReplaceAll(string(b), RecordedRun, runID)
 	s = strings.Replace(s, `"experiment_id":"1"`, `"experiment_id":"`+experimentID+`"`, 1)
 	var resp any
 	require.NoError(d.t, json.Unmarshal([]byte(s), &resp))
@@ -241,21 +270,22 @@ func (d *double) addRun(runID, experimentID string) {
 	}
 }
 
-func (d *double) url() string { return d.srv.URL }
+// URL is where the Double listens.
+func (d *Double) URL() string { return d.srv.URL }
 
-// addTrace and addLoggedModel record resources in another experiment,
+// AddTrace and AddLoggedModel record resources in another experiment,
 // made from the recorded ones.
-func (d *double) addTrace(id, experimentID string) {
-	d.clone("GET /api/3.0/mlflow/traces/"+recordedTrace+"?", recordedTrace, id, experimentID,
+func (d *Double) AddTrace(id, experimentID string) {
+	d.clone("GET /api/3.0/mlflow/traces/"+RecordedTrace+"?", RecordedTrace, id, experimentID,
 		"GET /api/3.0/mlflow/traces/"+id+"?")
 }
 
-func (d *double) addLoggedModel(id, experimentID string) {
-	d.clone("GET /api/2.0/mlflow/logged-models/"+recordedModel+"?", recordedModel, id, experimentID,
+func (d *Double) AddLoggedModel(id, experimentID string) {
+	d.clone("GET /api/2.0/mlflow/logged-models/"+RecordedModel+"?", RecordedModel, id, experimentID,
 		"GET /api/2.0/mlflow/logged-models/"+id+"?")
 }
 
-func (d *double) clone(fromKey, fromID, id, experimentID, toKey string) {
+func (d *Double) clone(fromKey, fromID, id, experimentID, toKey string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	base, ok := d.byKey[fromKey]
@@ -269,8 +299,8 @@ func (d *double) clone(fromKey, fromID, id, experimentID, toKey string) {
 	d.byKey[toKey] = base
 }
 
-// addExperiment records an experiment, made from the recorded experiment 1.
-func (d *double) addExperiment(id, name string) {
+// AddExperiment records an experiment, made from the recorded experiment 1.
+func (d *Double) AddExperiment(id, name string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	base, ok := d.byKey["GET /api/2.0/mlflow/experiments/get?experiment_id=1"]
@@ -287,7 +317,7 @@ func (d *double) addExperiment(id, name string) {
 // dataset answers datasets/<id>/experiment-ids. No recording has it: the
 // shape is from spec (GetDatasetExperimentIds.Response: experiment_ids),
 // the 404 as MLflow's other lookups answer it.
-func (d *double) dataset(w http.ResponseWriter, id string) {
+func (d *Double) dataset(w http.ResponseWriter, id string) {
 	links := map[string][]string{"d-1": {"1"}, "d-2": {"2"}, "d-12": {"1", "2"}, "d-0": {}}
 	exps, ok := links[id]
 	w.Header().Set("Content-Type", "application/json")
@@ -302,7 +332,7 @@ func (d *double) dataset(w http.ResponseWriter, id string) {
 // job answers prompt-optimization/jobs/<id>. No recording has it: the
 // shape is from spec (GetPromptOptimizationJob.Response: job.job_id,
 // job.experiment_id).
-func (d *double) job(w http.ResponseWriter, id string) {
+func (d *Double) job(w http.ResponseWriter, id string) {
 	exps := map[string]string{"job-1": "1", "job-2": "2"}
 	w.Header().Set("Content-Type", "application/json")
 	exp, ok := exps[id]
@@ -317,7 +347,7 @@ func (d *double) job(w http.ResponseWriter, id string) {
 // endpoint answers gateway/endpoints/get by endpoint_id or name. No
 // recording has it: the shape is from spec (GetGatewayEndpoint.Response:
 // endpoint.endpoint_id, endpoint.name).
-func (d *double) endpoint(w http.ResponseWriter, id, name string) {
+func (d *Double) endpoint(w http.ResponseWriter, id, name string) {
 	byID := map[string]string{"ep-1": "chat", "ep-2": "other-chat"}
 	w.Header().Set("Content-Type", "application/json")
 	for eid, ename := range byID {
@@ -334,7 +364,7 @@ func (d *double) endpoint(w http.ResponseWriter, id, name string) {
 // recording has them: the shape is from spec (GetGatewaySecretInfo.Response:
 // secret.secret_id, secret.secret_name; GetGatewayModelDefinition.Response:
 // model_definition.model_definition_id, model_definition.name).
-func (d *double) gatewayObject(w http.ResponseWriter, path string, q url.Values) {
+func (d *Double) gatewayObject(w http.ResponseWriter, path string, q url.Values) {
 	w.Header().Set("Content-Type", "application/json")
 	names := map[string]string{"sec-1": "openai-key", "sec-2": "team-b-key", "md-1": "gpt", "md-2": "team-b-gpt"}
 	if strings.Contains(path, "secrets") {
@@ -360,7 +390,7 @@ func (d *double) gatewayObject(w http.ResponseWriter, path string, q url.Values)
 // delete: {}) and, for gateway secrets, the shape from spec
 // (CreateGatewaySecret.Response: secret.secret_id). What is made can then
 // be looked up like a recorded resource.
-func (d *double) creates(w http.ResponseWriter, r *http.Request) bool {
+func (d *Double) creates(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodPost && r.Method != http.MethodDelete && r.Method != http.MethodPatch {
 		return false
 	}
@@ -380,22 +410,22 @@ func (d *double) creates(w http.ResponseWriter, r *http.Request) bool {
 	name, _ := body["name"].(string)
 	switch r.URL.Path {
 	case "/api/2.0/mlflow/experiments/create":
-		id := fmt.Sprint(100 + d.made.Add(1))
-		d.addExperiment(id, name)
+		id := fmt.Sprint(100 + d.Made.Add(1))
+		d.AddExperiment(id, name)
 		json.NewEncoder(w).Encode(map[string]any{"experiment_id": id})
 	case "/api/2.0/mlflow/registered-models/create":
 		json.NewEncoder(w).Encode(map[string]any{"registered_model": map[string]any{"name": name, "creation_timestamp": 1795439449687, "last_updated_timestamp": 1795439449687}})
 	case "/api/2.0/mlflow/registered-models/rename":
 		json.NewEncoder(w).Encode(map[string]any{"registered_model": map[string]any{"name": body["new_name"], "creation_timestamp": 1795439449733, "last_updated_timestamp": 1795439449871}})
 	case "/api/3.0/mlflow/gateway/secrets/create":
-		id := fmt.Sprintf("sec-%d", 100+d.made.Add(1))
+		id := fmt.Sprintf("sec-%d", 100+d.Made.Add(1))
 		json.NewEncoder(w).Encode(map[string]any{"secret": map[string]any{"secret_id": id, "secret_name": body["secret_name"]}})
 	case "/api/3.0/mlflow/scorers/register":
 		// Shape from spec (RegisterScorer.Response).
 		json.NewEncoder(w).Encode(map[string]any{"version": 1, "scorer_id": "sc-1", "experiment_id": body["experiment_id"], "name": name})
 	case "/api/3.0/mlflow/gateway/endpoints/create":
 		// Shape from spec (CreateGatewayEndpoint.Response.endpoint).
-		id := fmt.Sprintf("ep-%d", 100+d.made.Add(1))
+		id := fmt.Sprintf("ep-%d", 100+d.Made.Add(1))
 		json.NewEncoder(w).Encode(map[string]any{"endpoint": map[string]any{"endpoint_id": id, "name": name}})
 	default:
 		fmt.Fprint(w, "{}")
@@ -403,18 +433,18 @@ func (d *double) creates(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// searches answers experiments/search over d.catalog and the gateway's
+// searches answers experiments/search over d.Catalog and the gateway's
 // secrets/list (shape from spec: ListGatewaySecretInfos.Response.secrets).
-func (d *double) searches(w http.ResponseWriter, r *http.Request) bool {
+func (d *Double) searches(w http.ResponseWriter, r *http.Request) bool {
 	if r.URL.Path == "/api/3.0/mlflow/gateway/secrets/list" {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"secrets":[{"secret_id":"sec-1","secret_name":"openai-key"},{"secret_id":"sec-2","secret_name":"team-b-key"}]}`)
 		return true
 	}
-	if strings.TrimPrefix(r.URL.Path, "/ajax-api/2.0/mlflow/") != "experiments/search" && r.URL.Path != "/api/2.0/mlflow/experiments/search" || d.catalog == nil {
+	if strings.TrimPrefix(r.URL.Path, "/ajax-api/2.0/mlflow/") != "experiments/search" && r.URL.Path != "/api/2.0/mlflow/experiments/search" || d.Catalog == nil {
 		return false
 	}
-	d.searched.Add(1)
+	d.Searched.Add(1)
 	params := map[string]any{}
 	if r.Method == http.MethodGet && r.URL.RawQuery != "" {
 		for k, v := range r.URL.Query() {
@@ -444,12 +474,12 @@ func (d *double) searches(w http.ResponseWriter, r *http.Request) bool {
 		}
 		offset = tok.Offset
 	}
-	end := min(offset+size, len(d.catalog))
+	end := min(offset+size, len(d.Catalog))
 	out := map[string]any{}
 	if offset < end {
-		out["experiments"] = d.catalog[offset:end]
+		out["experiments"] = d.Catalog[offset:end]
 	}
-	if end < len(d.catalog) {
+	if end < len(d.Catalog) {
 		out["next_page_token"] = base64.StdEncoding.EncodeToString([]byte(fmt.Sprintf(`{"offset": %d}`, end)))
 	}
 	w.Header().Set("Content-Type", "application/json")
