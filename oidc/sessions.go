@@ -245,3 +245,7 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request) (idToken string, 
 // deletion, "sign out everywhere") is seen at the next request: the
 // change feed calls it.
 func (s *Sessions) Forget(username string) { s.cache.Forget(username) }
+
+// ForgetAll drops every cached session (the change feed resynced: what
+// changed is not known).
+func (s *Sessions) ForgetAll() { s.cache.Clear() }

@@ -147,6 +147,17 @@ func TestSessionsForget(t *testing.T) {
 	s.Forget("alice")
 	_, err = s.Authenticate(r)
 	assert.Error(t, err)
+
+	// ForgetAll (a resync of the feed) drops every cached session.
+	bob := startSession(t, s, &auth.Identity{Username: "bob"})
+	rb := httptest.NewRequest("GET", "/", nil)
+	rb.AddCookie(bob)
+	_, err = s.Authenticate(rb)
+	require.NoError(t, err)
+	require.NoError(t, st.Delete(hashedToken(bob.Value)))
+	s.ForgetAll()
+	_, err = s.Authenticate(rb)
+	assert.Error(t, err)
 }
 
 // BenchmarkSessionAuthenticate: the warm path, a session read a moment

@@ -163,6 +163,10 @@ type FollowOptions struct {
 	OnChange func(Change)
 	// Poll is how often the feed is read without a wake-up; 1s when zero.
 	Poll time.Duration
+	// Started, when set, is called once the follower is registered and
+	// caught up: from then on this process's writes reach it before they
+	// return.
+	Started func()
 }
 
 // Follow keeps a current with the feed until ctx ends: changes made by this
@@ -190,6 +194,9 @@ func (s *Store) Follow(ctx context.Context, a Applier, opts FollowOptions) error
 		poll = time.Second
 	}
 	s.catchUp(ctx, f)
+	if opts.Started != nil {
+		opts.Started()
+	}
 	if s.dialect == postgresDialect {
 		return s.followPostgres(ctx, f, poll)
 	}

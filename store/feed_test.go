@@ -153,3 +153,26 @@ func TestFeedAcrossProcesses(t *testing.T) {
 		stop()
 	})
 }
+
+// TestFollowStarted: once Started is called, this process's writes reach
+// the follower before they return, with no waiting.
+func TestFollowStarted(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		s := open(t, db)
+		e, err := permission.NewEngine(ctx, s, permission.Config{})
+		require.NoError(t, err)
+		started := make(chan struct{})
+		go func() { _ = s.Follow(ctx, e, FollowOptions{Poll: time.Hour, Started: func() { close(started) }}) }()
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Started was never called")
+		}
+		_, err = s.CreateUser(ctx, User{Username: "alice"})
+		require.NoError(t, err)
+		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: feedExp(1), Principal: permission.ForUser("alice"), Level: permission.Edit}))
+		assert.True(t, edits(e, 1), "applied before PutGrant returned")
+	})
+}
