@@ -36,18 +36,24 @@ type Config struct {
 	TrustedProxies                           []netip.Prefix
 	ProxyAssertionHeader, ProxyAssertionJWKS string
 	LogLevel                                 slog.Level
-	// Warnings are mlflow-oidc-auth settings that have no effect here,
-	// to be logged once at startup.
+	// Warnings are settings that have no effect here (mlflow-oidc-auth's),
+	// or are weaker than they look, to be logged once at startup.
 	Warnings []string
+	// Notes say where a setting came from other than its variable (the
+	// basic_auth.ini of MLFLOW_AUTH_CONFIG_PATH), logged once at startup.
+	Notes []string
 }
 
 // OIDCConfig is single sign-on; Enabled when a discovery URL or the three
 // endpoint URLs are set.
 type OIDCConfig struct {
-	Enabled                               bool
-	DiscoveryURL, ClientID, ClientSecret  string
-	RedirectURI                           string
-	AuthURL, TokenURL, UserInfoURL        string
+	Enabled                              bool
+	DiscoveryURL, ClientID, ClientSecret string
+	RedirectURI                          string
+	AuthURL, TokenURL, UserInfoURL       string
+	// JWKSURL verifies ID and bearer tokens without discovery
+	// (OIDC_JWKS_URL, needed with the three endpoint URLs).
+	JWKSURL                               string
 	Audience, Issuer                      string
 	Scopes                                []string
 	Gate                                  groupdetect.Gate
@@ -246,6 +252,7 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	o.AuthURL = e.str("OIDC_AUTHORIZATION_URL", "")
 	o.TokenURL = e.str("OIDC_TOKEN_URL", "")
 	o.UserInfoURL = e.str("OIDC_USER_URL", "")
+	o.JWKSURL = e.str("OIDC_JWKS_URL", "")
 	o.Audience = e.str("OIDC_AUDIENCE", "")
 	o.Issuer = e.str("OIDC_ISSUER", "")
 	o.Scopes = oidc.ParseScopes(e.str("OIDC_SCOPE", "openid email profile"))
@@ -273,6 +280,9 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	if o.Enabled {
 		if o.DiscoveryURL == "" && o.Issuer == "" {
 			e.fail("OIDC_ISSUER", "needed with OIDC_AUTHORIZATION_URL, OIDC_TOKEN_URL and OIDC_USER_URL (no discovery names it)")
+		}
+		if o.DiscoveryURL == "" && e.httpURL("OIDC_JWKS_URL", "") == nil && e.err == nil {
+			e.fail("OIDC_JWKS_URL", "needed with OIDC_AUTHORIZATION_URL, OIDC_TOKEN_URL and OIDC_USER_URL: the keys that sign the provider's ID tokens (no discovery names them)")
 		}
 		if o.ClientID == "" {
 			e.fail("OIDC_CLIENT_ID", "needed for single sign-on")
@@ -344,6 +354,15 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	for _, name := range []string{"CONFIG_AWS_SECRETS_ENABLED", "CONFIG_AZURE_KEYVAULT_ENABLED", "CONFIG_VAULT_ENABLED", "CONFIG_GCP_SECRETS_ENABLED"} {
 		if e.boolean(name, false) {
 			e.fail(name, "secret managers are not read here: use NAME_FILE")
+		}
+	}
+	if c.AuthConfigPath != "" && e.err == nil {
+		f, err := os.Open(c.AuthConfigPath)
+		if err != nil {
+			e.fail("MLFLOW_AUTH_CONFIG_PATH", "%v", err)
+		} else {
+			e.applyAuthINI(c, f)
+			f.Close()
 		}
 	}
 	for _, name := range warned {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +93,9 @@ func TestFromEnvErrors(t *testing.T) {
 		"OIDC_CODE_CHALLENGE":        {"OIDC_CODE_CHALLENGE": "plain"},
 		"OIDC_ISSUER": {"OIDC_AUTHORIZATION_URL": "https://idp/authorize", "OIDC_TOKEN_URL": "https://idp/token",
 			"OIDC_USER_URL": "https://idp/userinfo", "OIDC_CLIENT_ID": "c", "OIDC_REDIRECT_URI": "https://m/callback"},
+		"OIDC_JWKS_URL": {"OIDC_AUTHORIZATION_URL": "https://idp/authorize", "OIDC_TOKEN_URL": "https://idp/token",
+			"OIDC_USER_URL": "https://idp/userinfo", "OIDC_ISSUER": "https://idp", "OIDC_CLIENT_ID": "c", "OIDC_REDIRECT_URI": "https://m/callback"},
+		"MLFLOW_AUTH_CONFIG_PATH":        {"MLFLOW_AUTH_CONFIG_PATH": "/no/such/basic_auth.ini"},
 		"SESSION_COOKIE_SAMESITE":        {"SESSION_COOKIE_SAMESITE": "none"},
 		"SESSION_TYPE":                   {"SESSION_TYPE": "mongodb"},
 		"REDIS_URL":                      {"SESSION_TYPE": "redis"},
@@ -121,6 +125,80 @@ func FuzzFromEnv(f *testing.F) {
 		}
 		if c.Upstream == nil || c.Upstream.Host == "" {
 			t.Fatalf("accepted upstream %q", upstream)
+		}
+	})
+}
+
+func writeINI(t *testing.T, text string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "basic_auth.ini")
+	require.NoError(t, os.WriteFile(f, []byte(text), 0o600))
+	return f
+}
+
+// An MLflow basic_auth.ini applies where the environment is silent, and
+// says so.
+func TestFromEnvAuthINI(t *testing.T) {
+	ini := writeINI(t, `# MLflow's basic auth
+[mlflow]
+default_permission = READ
+database_uri = sqlite:///basic_auth.db
+admin_username = root
+admin_password: a-long-enough-secret
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+`)
+	c, err := FromEnv(envOf(map[string]string{"MLFLOW_AUTH_CONFIG_PATH": ini}))
+	require.NoError(t, err)
+	assert.Equal(t, permission.Read, c.Permissions.Default)
+	assert.Equal(t, "sqlite:///basic_auth.db", c.ImportDBURI)
+	assert.Equal(t, "root", c.AdminUsername)
+	assert.Equal(t, "a-long-enough-secret", c.AdminPassword)
+	assert.Len(t, c.Notes, 3, "each value taken from the file is noted: %v", c.Notes)
+
+	// The environment wins.
+	c, err = FromEnv(envOf(map[string]string{"MLFLOW_AUTH_CONFIG_PATH": ini, "DEFAULT_MLFLOW_PERMISSION": "EDIT",
+		"IMPORT_DB_URI": "sqlite:///other.db", "MLFLOW_AUTH_ADMIN_USERNAME": "ops", "MLFLOW_AUTH_ADMIN_PASSWORD": "another-long-secret"}))
+	require.NoError(t, err)
+	assert.Equal(t, permission.Edit, c.Permissions.Default)
+	assert.Equal(t, "sqlite:///other.db", c.ImportDBURI)
+	assert.Equal(t, "ops", c.AdminUsername)
+	assert.Empty(t, c.Notes)
+
+	// MLflow's shipped default password makes no admin, with a warning.
+	c, err = FromEnv(envOf(map[string]string{"MLFLOW_AUTH_CONFIG_PATH": writeINI(t, "[mlflow]\nadmin_username = admin\nadmin_password = password1234\n")}))
+	require.NoError(t, err)
+	assert.Empty(t, c.AdminUsername)
+	require.Len(t, c.Warnings, 1)
+	assert.Contains(t, c.Warnings[0], "MLFLOW_AUTH_CONFIG_PATH")
+
+	for name, text := range map[string]string{
+		"a custom authorization function": "[mlflow]\nauthorization_function = mycompany.auth:check\n",
+		"a bad permission":                "[mlflow]\ndefault_permission = ALL\n",
+		"a key twice":                     "[mlflow]\ndefault_permission = READ\ndefault_permission = EDIT\n",
+		"a continuation line":             "[mlflow]\ndatabase_uri = sqlite:///a.db\n  b.db\n",
+		"no section":                      "# nothing here\n",
+		"not key = value":                 "[mlflow]\njust words\n",
+	} {
+		_, err := FromEnv(envOf(map[string]string{"MLFLOW_AUTH_CONFIG_PATH": writeINI(t, text)}))
+		require.ErrorIs(t, err, ErrConfig, name)
+		assert.ErrorContains(t, err, "MLFLOW_AUTH_CONFIG_PATH", name)
+	}
+}
+
+// FuzzParseINI: any file gives values or an error, never a panic, and a
+// value never carries the line break or the separator's padding.
+func FuzzParseINI(f *testing.F) {
+	f.Add("[mlflow]\ndefault_permission = READ\nadmin_username: admin\n; comment\n")
+	f.Add("[other]\nx=1\n[mlflow]\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		m, err := parseINI(strings.NewReader(text))
+		if err != nil {
+			return
+		}
+		for k, v := range m {
+			if k != strings.ToLower(k) || strings.ContainsAny(v, "\n") || v != strings.TrimSpace(v) {
+				t.Fatalf("%q = %q", k, v)
+			}
 		}
 	})
 }

@@ -44,9 +44,7 @@ func (c *Config) SignInConfig(states oidc.StateStore, signIn oidc.SignIn, logger
 		ProviderName: o.ProviderDisplayName, AutoRedirect: o.AutoRedirect, Logger: logger,
 	}
 	if o.DiscoveryURL == "" {
-		// Without discovery the ID token's keys are not named by the
-		// contract: oidc.New refuses the configuration until they are.
-		cfg.Issuer, cfg.AuthURL, cfg.TokenURL, cfg.UserInfoURL = o.Issuer, o.AuthURL, o.TokenURL, o.UserInfoURL
+		cfg.Issuer, cfg.AuthURL, cfg.TokenURL, cfg.UserInfoURL, cfg.JWKSURL = o.Issuer, o.AuthURL, o.TokenURL, o.UserInfoURL, o.JWKSURL
 	}
 	return cfg
 }
