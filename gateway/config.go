@@ -35,7 +35,12 @@ type Config struct {
 	RedisURL                                 string
 	TrustedProxies                           []netip.Prefix
 	ProxyAssertionHeader, ProxyAssertionJWKS string
-	LogLevel                                 slog.Level
+	// ProxyAssertionIssuer and ProxyAssertionAudience are the iss and aud
+	// the proxy signs (Google IAP: https://cloud.google.com/iap and the
+	// backend service; Cloudflare Access: the team domain and the
+	// application's AUD tag).
+	ProxyAssertionIssuer, ProxyAssertionAudience string
+	LogLevel                                     slog.Level
 	// Warnings are settings that have no effect here (mlflow-oidc-auth's),
 	// or are weaker than they look, to be logged once at startup.
 	Warnings []string
@@ -166,22 +171,24 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	}
 	e := &env{lookup: lookup}
 	c := &Config{
-		ListenAddr:           e.str("LISTEN_ADDR", ":8080"),
-		MetricsAddr:          e.str("METRICS_ADDR", ""),
-		Upstream:             e.httpURL("MLFLOW_UPSTREAM_URL", "http://127.0.0.1:5000"),
-		UpstreamUsername:     e.str("MLFLOW_UPSTREAM_USERNAME", ""),
-		UpstreamPassword:     e.str("MLFLOW_UPSTREAM_PASSWORD", ""),
-		DatabaseURI:          e.str("OIDC_USERS_DB_URI", "sqlite:///auth.db"),
-		AdminUsername:        e.str("MLFLOW_AUTH_ADMIN_USERNAME", ""),
-		AdminPassword:        e.str("MLFLOW_AUTH_ADMIN_PASSWORD", ""),
-		AuthConfigPath:       e.str("MLFLOW_AUTH_CONFIG_PATH", ""),
-		ImportDBURI:          e.str("IMPORT_DB_URI", ""),
-		SecretKey:            e.str("SECRET_KEY", ""),
-		StaticPrefix:         e.str("MLFLOW_STATIC_PREFIX", ""),
-		AccessTokenMaxDays:   e.integer("ACCESS_TOKEN_MAX_DAYS", 366, 1, 3660),
-		RedisURL:             e.str("REDIS_URL", ""),
-		ProxyAssertionHeader: e.str("PROXY_ASSERTION_HEADER", ""),
-		ProxyAssertionJWKS:   e.str("PROXY_ASSERTION_JWKS_URL", ""),
+		ListenAddr:             e.str("LISTEN_ADDR", ":8080"),
+		MetricsAddr:            e.str("METRICS_ADDR", ""),
+		Upstream:               e.httpURL("MLFLOW_UPSTREAM_URL", "http://127.0.0.1:5000"),
+		UpstreamUsername:       e.str("MLFLOW_UPSTREAM_USERNAME", ""),
+		UpstreamPassword:       e.str("MLFLOW_UPSTREAM_PASSWORD", ""),
+		DatabaseURI:            e.str("OIDC_USERS_DB_URI", "sqlite:///auth.db"),
+		AdminUsername:          e.str("MLFLOW_AUTH_ADMIN_USERNAME", ""),
+		AdminPassword:          e.str("MLFLOW_AUTH_ADMIN_PASSWORD", ""),
+		AuthConfigPath:         e.str("MLFLOW_AUTH_CONFIG_PATH", ""),
+		ImportDBURI:            e.str("IMPORT_DB_URI", ""),
+		SecretKey:              e.str("SECRET_KEY", ""),
+		StaticPrefix:           e.str("MLFLOW_STATIC_PREFIX", ""),
+		AccessTokenMaxDays:     e.integer("ACCESS_TOKEN_MAX_DAYS", 366, 1, 3660),
+		RedisURL:               e.str("REDIS_URL", ""),
+		ProxyAssertionHeader:   e.str("PROXY_ASSERTION_HEADER", ""),
+		ProxyAssertionJWKS:     e.str("PROXY_ASSERTION_JWKS_URL", ""),
+		ProxyAssertionIssuer:   e.str("PROXY_ASSERTION_ISSUER", ""),
+		ProxyAssertionAudience: e.str("PROXY_ASSERTION_AUDIENCE", ""),
 	}
 	if c.UpstreamUsername != "" && c.UpstreamPassword == "" {
 		e.fail("MLFLOW_UPSTREAM_PASSWORD", "set with MLFLOW_UPSTREAM_USERNAME")
@@ -195,8 +202,15 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	if c.StaticPrefix != "" && (!strings.HasPrefix(c.StaticPrefix, "/") || strings.HasSuffix(c.StaticPrefix, "/")) {
 		e.fail("MLFLOW_STATIC_PREFIX", "%q must start with / and not end with one", c.StaticPrefix)
 	}
-	if c.ProxyAssertionHeader != "" && c.ProxyAssertionJWKS == "" {
-		e.fail("PROXY_ASSERTION_JWKS_URL", "needed with PROXY_ASSERTION_HEADER")
+	if c.ProxyAssertionHeader != "" {
+		switch {
+		case e.httpURL("PROXY_ASSERTION_JWKS_URL", "") == nil:
+			e.fail("PROXY_ASSERTION_JWKS_URL", "needed with PROXY_ASSERTION_HEADER: the keys that verify the assertion")
+		case c.ProxyAssertionIssuer == "":
+			e.fail("PROXY_ASSERTION_ISSUER", "needed with PROXY_ASSERTION_HEADER: the iss the proxy signs")
+		case c.ProxyAssertionAudience == "":
+			e.fail("PROXY_ASSERTION_AUDIENCE", "needed with PROXY_ASSERTION_HEADER: the aud the proxy signs for this gateway")
+		}
 	}
 
 	if v := e.str("DEFAULT_MLFLOW_PERMISSION", "NO_PERMISSIONS"); v != "" {
@@ -229,6 +243,10 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
 		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+
+	if c.ProxyAssertionHeader != "" && len(c.TrustedProxies) == 0 {
+		e.fail("TRUSTED_PROXIES", "needed with PROXY_ASSERTION_HEADER: an assertion is read only from a trusted proxy")
 	}
 
 	switch v := strings.ToUpper(e.str("LOG_LEVEL", "INFO")); v {

@@ -105,10 +105,17 @@ func TestFromEnvErrors(t *testing.T) {
 		"AUTH_PROVIDERS":                 {"AUTH_PROVIDERS": "okta,google"},
 		"CONFIG_VAULT_ENABLED":           {"CONFIG_VAULT_ENABLED": "true"},
 		"PROXY_ASSERTION_JWKS_URL":       {"PROXY_ASSERTION_HEADER": "X-Goog-IAP-JWT-Assertion"},
+		"PROXY_ASSERTION_ISSUER": {"PROXY_ASSERTION_HEADER": "X-Goog-IAP-JWT-Assertion", "TRUSTED_PROXIES": "10.0.0.0/8",
+			"PROXY_ASSERTION_JWKS_URL": "https://www.gstatic.com/iap/verify/public_key-jwk"},
+		"PROXY_ASSERTION_AUDIENCE": {"PROXY_ASSERTION_HEADER": "X-Goog-IAP-JWT-Assertion", "TRUSTED_PROXIES": "10.0.0.0/8",
+			"PROXY_ASSERTION_JWKS_URL": "https://www.gstatic.com/iap/verify/public_key-jwk", "PROXY_ASSERTION_ISSUER": "https://cloud.google.com/iap"},
+		"TRUSTED_PROXIES (with an assertion header)": {"PROXY_ASSERTION_HEADER": "X-Goog-IAP-JWT-Assertion",
+			"PROXY_ASSERTION_JWKS_URL": "https://www.gstatic.com/iap/verify/public_key-jwk", "PROXY_ASSERTION_ISSUER": "https://cloud.google.com/iap",
+			"PROXY_ASSERTION_AUDIENCE": "/projects/1/global/backendServices/2"},
 	} {
 		_, err := FromEnv(envOf(env))
 		require.ErrorIs(t, err, ErrConfig, name)
-		assert.ErrorContains(t, err, name, "the error names the variable")
+		assert.ErrorContains(t, err, strings.Fields(name)[0], "the error names the variable")
 	}
 }
 

@@ -29,7 +29,7 @@ func (c *Config) GroupProvider(registry *groupdetect.Registry) (groupdetect.Prov
 	}
 	p, err := registry.Lookup(c.OIDC.GroupDetectionPlugin)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		return nil, fmt.Errorf("%w: OIDC_GROUP_DETECTION_PLUGIN: %v", ErrConfig, err)
 	}
 	return p, nil
 }
