@@ -58,7 +58,11 @@ type OIDCConfig struct {
 	AuthURL, TokenURL, UserInfoURL       string
 	// JWKSURL verifies ID and bearer tokens without discovery
 	// (OIDC_JWKS_URL, needed with the three endpoint URLs).
-	JWKSURL                               string
+	JWKSURL string
+	// EndSessionURL is where logout sends the browser when discovery
+	// names no end_session_endpoint (OIDC_END_SESSION_URL: Cognito's
+	// https://<domain>.auth.<region>.amazoncognito.com/logout).
+	EndSessionURL                         string
 	Audience, Issuer                      string
 	Scopes                                []string
 	Gate                                  groupdetect.Gate
@@ -271,6 +275,9 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	o.TokenURL = e.str("OIDC_TOKEN_URL", "")
 	o.UserInfoURL = e.str("OIDC_USER_URL", "")
 	o.JWKSURL = e.str("OIDC_JWKS_URL", "")
+	if u := e.httpURL("OIDC_END_SESSION_URL", ""); u != nil {
+		o.EndSessionURL = u.String()
+	}
 	o.Audience = e.str("OIDC_AUDIENCE", "")
 	o.Issuer = e.str("OIDC_ISSUER", "")
 	o.Scopes = oidc.ParseScopes(e.str("OIDC_SCOPE", "openid email profile"))

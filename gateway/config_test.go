@@ -96,6 +96,7 @@ func TestFromEnvErrors(t *testing.T) {
 		"OIDC_JWKS_URL": {"OIDC_AUTHORIZATION_URL": "https://idp/authorize", "OIDC_TOKEN_URL": "https://idp/token",
 			"OIDC_USER_URL": "https://idp/userinfo", "OIDC_ISSUER": "https://idp", "OIDC_CLIENT_ID": "c", "OIDC_REDIRECT_URI": "https://m/callback"},
 		"MLFLOW_AUTH_CONFIG_PATH":        {"MLFLOW_AUTH_CONFIG_PATH": "/no/such/basic_auth.ini"},
+		"OIDC_END_SESSION_URL":           {"OIDC_END_SESSION_URL": "mlflow.auth.eu-west-1.amazoncognito.com/logout"},
 		"SESSION_COOKIE_SAMESITE":        {"SESSION_COOKIE_SAMESITE": "none"},
 		"SESSION_TYPE":                   {"SESSION_TYPE": "mongodb"},
 		"REDIS_URL":                      {"SESSION_TYPE": "redis"},

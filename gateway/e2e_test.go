@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -24,23 +23,11 @@ import (
 
 	"github.com/mlflowauth/mlflowauth/basic"
 	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
 	_ "github.com/mlflowauth/mlflowauth/store/sqlite"
 )
-
-// syncBuffer is a log sink tests read while the gateway writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // upstreamSeen is what MLflow last received.
 type upstreamSeen struct {
@@ -59,7 +46,7 @@ type e2e struct {
 	g      *Gateway
 	url    string
 	db     *store.Store
-	log    *syncBuffer
+	log    *testenv.Buffer
 	seen   *upstreamSeen
 	token  string // bob's access token
 	rootPW string
@@ -76,10 +63,26 @@ func fixtureDB(t *testing.T) string {
 	return "sqlite:///" + f
 }
 
+// newE2E starts one; env overrides the settings ("" unsets one).
 func newE2E(t *testing.T, env map[string]string) *e2e {
 	t.Helper()
+	return newE2EWith(t, func(_ *e2e, vars map[string]string) {
+		for k, v := range env {
+			if v == "" {
+				delete(vars, k)
+			} else {
+				vars[k] = v
+			}
+		}
+	})
+}
+
+// newE2EWith starts one, tweak changing the settings knowing the
+// provider and MLflow.
+func newE2EWith(t *testing.T, tweak func(e *e2e, vars map[string]string)) *e2e {
+	t.Helper()
 	ctx := context.Background()
-	e := &e2e{t: t, d: mlflowtest.New(t), log: &syncBuffer{}, seen: &upstreamSeen{}, rootPW: rootPassword}
+	e := &e2e{t: t, d: mlflowtest.New(t), log: &testenv.Buffer{}, seen: &upstreamSeen{}, rootPW: rootPassword}
 	e.d.AddExperiment("2", "team-a/forecast")
 	e.d.OnRequest = func(r *http.Request) {
 		e.seen.mu.Lock()
@@ -109,13 +112,7 @@ func newE2E(t *testing.T, env map[string]string) *e2e {
 		"OIDC_REDIRECT_URI":          e.url + "/callback",
 		"OIDC_SCOPE":                 "openid email profile groups",
 	}
-	for k, v := range env {
-		if v == "" {
-			delete(vars, k)
-		} else {
-			vars[k] = v
-		}
-	}
+	tweak(e, vars)
 	cfg, err := FromEnv(envOf(vars))
 	require.NoError(t, err)
 	e.g, err = New(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(e.log, nil))})
@@ -389,6 +386,34 @@ func TestEndToEndWithoutSSO(t *testing.T) {
 	assert.Equal(t, `Basic realm="mlflow"`, resp.Header.Get("WWW-Authenticate"))
 	assert.NotEqual(t, http.StatusFound, e.status(call{path: "/login"}), "no sign-in routes")
 	assert.Equal(t, 200, e.status(call{path: exp2, user: "bob", password: e.token}))
+}
+
+// SSO without discovery: the endpoints, issuer and keys given by hand,
+// and logout sent to OIDC_END_SESSION_URL (Cognito's, which discovery
+// does not name).
+func TestEndToEndWithoutDiscovery(t *testing.T) {
+	e := newE2EWith(t, func(e *e2e, vars map[string]string) {
+		delete(vars, "OIDC_DISCOVERY_URL")
+		vars["OIDC_AUTHORIZATION_URL"] = e.idp.AuthorizationEndpoint()
+		vars["OIDC_TOKEN_URL"] = e.idp.TokenEndpoint()
+		vars["OIDC_USER_URL"] = e.idp.UserinfoEndpoint()
+		vars["OIDC_ISSUER"] = e.idp.Issuer()
+		vars["OIDC_JWKS_URL"] = e.idp.JWKSEndpoint()
+		vars["OIDC_END_SESSION_URL"] = "https://mlflow.auth.eu-west-1.amazoncognito.com/logout"
+	})
+	cookie := e.signIn(&mockoidc.MockUser{Subject: "00u-gus", Email: "gus@example.com", EmailVerified: true, Groups: []string{"mlflow"}}, "/")
+	assert.Equal(t, 403, e.status(call{path: exp1, cookie: cookie}), "signed in, no grant")
+	_, err := e.db.CreateUser(context.Background(), store.User{Username: "frank@example.com"})
+	require.NoError(t, err)
+	assert.Equal(t, 403, e.status(call{path: exp1, bearer: e.bearer("frank@example.com")}), "bearer tokens verified with OIDC_JWKS_URL")
+	assert.Equal(t, 401, e.status(call{path: exp1, bearer: e.bearer("nobody@example.com")}))
+	resp, _ := e.do(call{path: "/logout", cookie: cookie})
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	var loc *url.URL
+	loc, err = url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "mlflow.auth.eu-west-1.amazoncognito.com", loc.Host)
+	assert.Equal(t, e.url+"/", loc.Query().Get("logout_uri"))
 }
 
 // A restart imports nothing again, keeps the administrator's password as

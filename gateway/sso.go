@@ -41,7 +41,7 @@ func (c *Config) SignInConfig(states oidc.StateStore, signIn oidc.SignIn, logger
 	cfg := oidc.Config{
 		DiscoveryURL: o.DiscoveryURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURI,
 		Scopes: o.Scopes, DisablePKCE: !o.PKCE, States: states, SignIn: signIn,
-		ProviderName: o.ProviderDisplayName, AutoRedirect: o.AutoRedirect, Logger: logger,
+		ProviderName: o.ProviderDisplayName, AutoRedirect: o.AutoRedirect, Logger: logger, EndSessionURL: o.EndSessionURL,
 	}
 	if o.DiscoveryURL == "" {
 		cfg.Issuer, cfg.AuthURL, cfg.TokenURL, cfg.UserInfoURL, cfg.JWKSURL = o.Issuer, o.AuthURL, o.TokenURL, o.UserInfoURL, o.JWKSURL

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,19 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
@@ -44,19 +31,19 @@ func TestBadConfiguration(t *testing.T) {
 		if _, ok := env["OIDC_USERS_DB_URI"]; !ok {
 			env["OIDC_USERS_DB_URI"] = "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")
 		}
-		var stderr syncBuffer
+		var stderr testenv.Buffer
 		code := run(context.Background(), nil, envOf(env), io.Discard, &stderr)
 		assert.NotZero(t, code, name)
 		assert.Contains(t, stderr.String(), name, "the error names the variable")
 	}
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	assert.Equal(t, 2, run(context.Background(), []string{"serve"}, envOf(nil), io.Discard, &stderr))
 	assert.Contains(t, stderr.String(), "usage")
 }
 
 func TestAdminCommands(t *testing.T) {
 	env := envOf(map[string]string{"OIDC_USERS_DB_URI": "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")})
-	var out, stderr syncBuffer
+	var out, stderr testenv.Buffer
 	assert.Equal(t, 2, run(context.Background(), []string{"admin", "make-coffee"}, env, &out, &stderr))
 	assert.Contains(t, stderr.String(), "usage")
 	assert.Equal(t, 0, run(context.Background(), []string{"admin", "prune-sessions"}, env, &out, &stderr), stderr.String())
@@ -69,10 +56,10 @@ var listening = regexp.MustCompile(`msg="gateway: listening" url=(\S+)`)
 
 // start runs the gateway until the returned cancel is called, and returns
 // its URL and the exit code channel.
-func start(t *testing.T, env map[string]string) (string, *syncBuffer, context.CancelFunc, <-chan int) {
+func start(t *testing.T, env map[string]string) (string, *testenv.Buffer, context.CancelFunc, <-chan int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr testenv.Buffer
 	code := make(chan int, 1)
 	go func() { code <- run(ctx, nil, envOf(env), io.Discard, &stderr) }()
 	deadline := time.Now().Add(20 * time.Second)
