@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/basic"
 	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
@@ -507,4 +508,43 @@ func TestStartupErrors(t *testing.T) {
 		}
 		assert.ErrorContains(t, err, strings.Fields(name)[0], name)
 	}
+}
+
+// An integrator's own routes and authenticator: served by the gateway
+// after authentication, never proxied, the identity in the context.
+func TestOwnRoutesAndAuthenticators(t *testing.T) {
+	apiKey := auth.AuthenticatorFunc(func(r *http.Request) (*auth.Identity, error) {
+		if r.Header.Get("X-Api-Key") != "k-123" {
+			return nil, auth.ErrNoCredentials
+		}
+		return &auth.Identity{Username: "bob", Method: "api-key"}, nil
+	})
+	whoami := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := auth.FromRequest(r)
+		_, _ = io.WriteString(w, `{"path":"`+r.URL.Path+`","user":"`+id.Username+`"}`)
+	})
+	e := &e2e{t: t, d: mlflowtest.New(t)} // a client and MLflow; the gateway is this test's own
+	cfg, err := FromEnv(envOf(map[string]string{"MLFLOW_UPSTREAM_URL": e.d.URL(), "OIDC_USERS_DB_URI": "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")}))
+	require.NoError(t, err)
+	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Authenticators: []auth.Authenticator{apiKey},
+		Routes: map[string]http.Handler{"/me": whoami, "/ui/": whoami}})
+	require.NoError(t, err)
+	defer g.Close()
+	_, err = g.Store().CreateUser(context.Background(), store.User{Username: "bob"})
+	require.NoError(t, err)
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	e.url = srv.URL
+	before := e.d.Calls.Load()
+
+	for _, p := range []string{"/me", "/ui/tokens", "/ui/"} {
+		resp, body := e.do(call{path: p, header: map[string]string{"X-Api-Key": "k-123"}})
+		assert.Equal(t, 200, resp.StatusCode, p)
+		assert.Equal(t, "bob", body["user"], p)
+		assert.Equal(t, 401, e.status(call{path: p}), "%s needs credentials", p)
+	}
+	assert.Equal(t, 401, e.status(call{path: "/me", header: map[string]string{"X-Api-Key": "wrong"}}))
+	assert.Equal(t, before, e.d.Calls.Load(), "own routes never reach MLflow")
+	assert.Equal(t, 403, e.status(call{path: "/me/", header: map[string]string{"X-Api-Key": "k-123"}}), "an exact route is exact: /me/ is MLflow's, and unknown")
+	assert.Equal(t, 403, e.status(call{path: exp1, header: map[string]string{"X-Api-Key": "k-123"}}), "the authorizer decides the rest")
 }
