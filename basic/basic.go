@@ -112,7 +112,7 @@ type Authenticator struct {
 	touchMu sync.Mutex
 	touched map[int64]time.Time
 
-	hashes, hits, busy atomic.Int64
+	hashes, hits, busy, lookups, waits atomic.Int64
 }
 
 // New returns an authenticator. It hashes one dummy password at start: the
@@ -167,12 +167,14 @@ func New(cfg Config) (*Authenticator, error) {
 type Stats struct {
 	Hashes    int64 // password verifications run, dummy ones included
 	CacheHits int64 // credentials answered from the cache
+	Lookups   int64 // credentials looked up in the store (cache misses)
+	HashWaits int64 // password checks that waited for a hashing slot
 	Busy      int64 // requests answered 503 because hashing was saturated
 }
 
 // Stats returns the counters.
 func (a *Authenticator) Stats() Stats {
-	return Stats{Hashes: a.hashes.Load(), CacheHits: a.hits.Load(), Busy: a.busy.Load()}
+	return Stats{Hashes: a.hashes.Load(), CacheHits: a.hits.Load(), Lookups: a.lookups.Load(), HashWaits: a.waits.Load(), Busy: a.busy.Load()}
 }
 
 // Forget drops everything remembered about a user: call it for every
@@ -238,6 +240,7 @@ func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]
 	if ok {
 		a.hits.Add(1)
 	} else {
+		a.lookups.Add(1)
 		t, err := a.creds.Token(ctx, h[:])
 		if errors.Is(err, ErrUnknown) {
 			if !must {
@@ -292,6 +295,7 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 		return nil, auth.Unavailable("Too many sign-ins at once; try again", nil)
 	}
 	defer func() { <-a.sem }()
+	a.lookups.Add(1)
 	acct, err := a.creds.Account(ctx, username)
 	if err != nil && !errors.Is(err, ErrUnknown) {
 		return nil, unavailable(err)
@@ -332,6 +336,7 @@ func (a *Authenticator) acquire(ctx context.Context) bool {
 		return true
 	default:
 	}
+	a.waits.Add(1)
 	t := time.NewTimer(a.cfg.HashWait)
 	defer t.Stop()
 	select {

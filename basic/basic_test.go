@@ -203,6 +203,8 @@ func TestTokenSignIn(t *testing.T) {
 	_, err = f.auth("alice", secret)
 	require.NoError(t, err)
 	assert.Equal(t, lookups, f.creds.tokenLookup.Load(), "the second use is answered from memory")
+	assert.Equal(t, lookups, f.a.Stats().Lookups, "Stats counts the store reads")
+	assert.Equal(t, int64(1), f.a.Stats().CacheHits)
 
 	_, err = f.auth("bob", secret)
 	assert.Equal(t, "Invalid access token", message(err), "another user's token")
@@ -320,6 +322,7 @@ func TestHashingSemaphore(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, time.Second, e.RetryAfter)
 	assert.Equal(t, int64(1), f.a.Stats().Busy)
+	assert.Equal(t, int64(1), f.a.Stats().HashWaits, "bob waited for the slot")
 	close(f.creds.block)
 	require.NoError(t, <-first)
 	f.creds.block = nil

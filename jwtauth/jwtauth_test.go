@@ -322,6 +322,7 @@ func TestCachedUntilExpiry(t *testing.T) {
 	again, err := e.auth(tok)
 	require.NoError(t, err)
 	assert.Same(t, first, again, "answered from the cache")
+	assert.Equal(t, Stats{CacheHits: 1, Verified: 1}, e.a.Stats())
 	// A token that differs anywhere is verified on its own.
 	_, err = e.auth(tok[:len(tok)-2] + "xx")
 	require.Error(t, err)

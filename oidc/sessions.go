@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -60,6 +61,19 @@ type Sessions struct {
 	cfg   SessionsConfig
 	m     *scs.SessionManager
 	cache *usercache.Cache[[32]byte, *auth.Identity]
+
+	hits, reads atomic.Int64
+}
+
+// SessionStats counts what Authenticate did, for metrics.
+type SessionStats struct {
+	CacheHits  int64 // sessions answered from the in-process cache
+	StoreReads int64 // sessions read from the store (cache misses)
+}
+
+// Stats returns the counters.
+func (s *Sessions) Stats() SessionStats {
+	return SessionStats{CacheHits: s.hits.Load(), StoreReads: s.reads.Load()}
 }
 
 // sessionKey holds the session's identity; touchedKey when it was last
@@ -167,8 +181,10 @@ func (s *Sessions) Authenticate(r *http.Request) (*auth.Identity, error) {
 	key := sha256.Sum256([]byte(c.Value))
 	now := s.cfg.Now()
 	if id, ok := s.cache.Get(key, now); ok {
+		s.hits.Add(1)
 		return id, nil
 	}
+	s.reads.Add(1)
 	d, deadline, err := s.read(r.Context(), c.Value)
 	if err != nil {
 		return nil, err

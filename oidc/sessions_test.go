@@ -90,6 +90,7 @@ func TestSessions(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, reads, st.reads, "steady state: no store read per request")
+	assert.Equal(t, SessionStats{CacheHits: 10, StoreReads: 1}, s.Stats())
 	n := len(st.keys)
 	assert.Equal(t, n, len(st.keys), "and no write")
 
