@@ -49,7 +49,24 @@ type Event struct {
 type Change struct {
 	Seq    uint64
 	Events []Event
+	// Local says this process made the change (so one replica, not every
+	// one, reports it in an audit log); Actor is who, as WithActor named
+	// them to the write.
+	Local bool
+	Actor string
 }
+
+type actorKey struct{}
+
+// WithActor names who makes the writes done with ctx, for the audit log:
+// the user of the request that causes them.
+func WithActor(ctx context.Context, username string) context.Context {
+	return context.WithValue(ctx, actorKey{}, username)
+}
+
+// localWindow bounds what is remembered of this process's own changes:
+// followers take them within moments.
+const localWindow = 4096
 
 // Deltas returns the events the permission engine cares about, as deltas.
 func (c Change) Deltas() []permission.Delta {
@@ -80,6 +97,7 @@ type tx struct {
 	*sqlx.Tx
 	s      *Store
 	events []Event
+	seq    int64 // the feed position recorded, when events were
 }
 
 func (t *tx) emit(e ...Event) { t.events = append(t.events, e...) }
@@ -109,7 +127,15 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 			return err
 		}
 	}
+	if len(t.events) > 0 {
+		// Known as ours before it commits: a follower polling at that
+		// moment must not take it for another process's.
+		actor, _ := ctx.Value(actorKey{}).(string)
+		s.local.Store(uint64(t.seq), actor)
+		s.local.Delete(uint64(t.seq) - localWindow)
+	}
 	if err := sqltx.Commit(); err != nil {
+		s.local.Delete(uint64(t.seq))
 		return fmt.Errorf("store: commit: %w", classify(err))
 	}
 	if len(t.events) > 0 {
@@ -132,6 +158,7 @@ func (t *tx) record(ctx context.Context) error {
 	if err := t.QueryRowxContext(ctx, t.q("INSERT INTO changes (at, events) VALUES (?, ?) RETURNING seq"), now(), string(b)).Scan(&seq); err != nil {
 		return fmt.Errorf("store: recording changes: %w", err)
 	}
+	t.seq = seq
 	if t.s.dialect == postgresDialect {
 		// Delivered at commit; it only wakes followers, the table is the truth.
 		if _, err := t.ExecContext(ctx, "SELECT pg_notify('mlflowauth_changes', $1)", fmt.Sprint(seq)); err != nil {
@@ -239,6 +266,9 @@ func (s *Store) catchUp(ctx context.Context, f *follower) {
 				break
 			}
 			if f.onChange != nil {
+				if actor, ok := s.local.Load(c.Seq); ok {
+					c.Local, c.Actor = true, actor.(string)
+				}
 				f.onChange(c)
 			}
 		}

@@ -176,3 +176,35 @@ func TestFollowStarted(t *testing.T) {
 		assert.True(t, edits(e, 1), "applied before PutGrant returned")
 	})
 }
+
+// TestChangeLocalActor: a follower tells this process's changes, and who
+// made them, from another process's.
+func TestChangeLocalActor(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		s := open(t, db)
+		e, err := permission.NewEngine(ctx, s, permission.Config{})
+		require.NoError(t, err)
+		var mu sync.Mutex
+		var got []Change
+		started := make(chan struct{})
+		go func() {
+			_ = s.Follow(ctx, e, FollowOptions{Poll: 50 * time.Millisecond, Started: func() { close(started) },
+				OnChange: func(c Change) { mu.Lock(); got = append(got, c); mu.Unlock() }})
+		}()
+		<-started
+		_, err = s.CreateUser(WithActor(ctx, "root"), User{Username: "alice"})
+		require.NoError(t, err)
+		runWriter(t, db.uri, 1, 1) // another process
+		waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
+		mu.Lock()
+		defer mu.Unlock()
+		assert.True(t, got[0].Local)
+		assert.Equal(t, "root", got[0].Actor)
+		for _, c := range got[1:] {
+			assert.False(t, c.Local, "another process's change")
+			assert.Empty(t, c.Actor)
+		}
+	})
+}

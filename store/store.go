@@ -49,6 +49,7 @@ type Store struct {
 
 	mu        sync.Mutex // guards followers
 	followers []*follower
+	local     sync.Map // feed positions this process wrote → the actor (see Change.Local)
 }
 
 // Options tune Open. The zero value is fine.
