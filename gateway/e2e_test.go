@@ -41,13 +41,14 @@ type upstreamSeen struct {
 // through a real OpenID provider (mockoidc) and its database seeded by
 // importing the MLflow 2.17.2 auth database.
 type e2e struct {
-	t      *testing.T
+	t      testing.TB
 	d      *mlflowtest.Double
 	idp    *mockoidc.MockOIDC
 	g      *Gateway
 	url    string
 	db     *store.Store
 	log    *testenv.Buffer
+	audit  *testenv.Buffer // the audit log, JSON lines
 	seen   *upstreamSeen
 	token  string // bob's access token
 	rootPW string
@@ -56,7 +57,7 @@ type e2e struct {
 const rootPassword = "root-password-for-tests"
 
 // fixtureDB is a copy of the auth database MLflow 2.17.2 wrote.
-func fixtureDB(t *testing.T) string {
+func fixtureDB(t testing.TB) string {
 	b, err := os.ReadFile("../store/testdata/mlflow-2.17.2-basic_auth.db")
 	require.NoError(t, err)
 	f := filepath.Join(t.TempDir(), "basic_auth.db")
@@ -65,7 +66,7 @@ func fixtureDB(t *testing.T) string {
 }
 
 // newE2E starts one; env overrides the settings ("" unsets one).
-func newE2E(t *testing.T, env map[string]string) *e2e {
+func newE2E(t testing.TB, env map[string]string) *e2e {
 	t.Helper()
 	return newE2EWith(t, func(_ *e2e, vars map[string]string) {
 		for k, v := range env {
@@ -80,10 +81,10 @@ func newE2E(t *testing.T, env map[string]string) *e2e {
 
 // newE2EWith starts one, tweak changing the settings knowing the
 // provider and MLflow.
-func newE2EWith(t *testing.T, tweak func(e *e2e, vars map[string]string)) *e2e {
+func newE2EWith(t testing.TB, tweak func(e *e2e, vars map[string]string)) *e2e {
 	t.Helper()
 	ctx := context.Background()
-	e := &e2e{t: t, d: mlflowtest.New(t), log: &testenv.Buffer{}, seen: &upstreamSeen{}, rootPW: rootPassword}
+	e := &e2e{t: t, d: mlflowtest.New(t), log: &testenv.Buffer{}, audit: &testenv.Buffer{}, seen: &upstreamSeen{}, rootPW: rootPassword}
 	e.d.AddExperiment("2", "team-a/forecast")
 	e.d.OnRequest = func(r *http.Request) {
 		e.seen.mu.Lock()
@@ -116,7 +117,7 @@ func newE2EWith(t *testing.T, tweak func(e *e2e, vars map[string]string)) *e2e {
 	tweak(e, vars)
 	cfg, err := FromEnv(envOf(vars))
 	require.NoError(t, err)
-	e.g, err = New(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(e.log, nil))})
+	e.g, err = New(ctx, cfg, Options{Logger: slog.New(slog.NewTextHandler(e.log, nil)), Audit: slog.New(slog.NewJSONHandler(e.audit, nil))})
 	require.NoError(t, err)
 	t.Cleanup(func() { e.g.Close() })
 	e.db = e.g.Store()
@@ -426,7 +427,7 @@ func TestRestart(t *testing.T) {
 		"MLFLOW_AUTH_ADMIN_USERNAME": "root", "MLFLOW_AUTH_ADMIN_PASSWORD": rootPassword})
 	cfg, err := FromEnv(env)
 	require.NoError(t, err)
-	quiet := Options{Logger: slog.New(slog.DiscardHandler)}
+	quiet := Options{Logger: slog.New(slog.DiscardHandler), Audit: slog.New(slog.DiscardHandler)}
 	g, err := New(ctx, cfg, quiet)
 	require.NoError(t, err)
 	key, err := g.Store().SecretKey(ctx, SecretKeyName, nil)
@@ -501,7 +502,7 @@ func TestStartupErrors(t *testing.T) {
 		}
 		cfg, err := FromEnv(envOf(vars))
 		require.NoError(t, err, name)
-		g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+		g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Audit: slog.New(slog.DiscardHandler)})
 		if !assert.Error(t, err, name) {
 			g.Close()
 			continue
@@ -526,7 +527,7 @@ func TestOwnRoutesAndAuthenticators(t *testing.T) {
 	e := &e2e{t: t, d: mlflowtest.New(t)} // a client and MLflow; the gateway is this test's own
 	cfg, err := FromEnv(envOf(map[string]string{"MLFLOW_UPSTREAM_URL": e.d.URL(), "OIDC_USERS_DB_URI": "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")}))
 	require.NoError(t, err)
-	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Authenticators: []auth.Authenticator{apiKey},
+	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Audit: slog.New(slog.DiscardHandler), Authenticators: []auth.Authenticator{apiKey},
 		Routes: map[string]http.Handler{"/me": whoami, "/ui/": whoami}})
 	require.NoError(t, err)
 	defer g.Close()

@@ -47,6 +47,13 @@ type Options struct {
 	Routes map[string]http.Handler
 	// Transport reaches MLflow; a tuned http.Transport when nil.
 	Transport http.RoundTripper
+	// Audit receives the audit log: every change this replica makes to
+	// users, grants, rules, tokens and sessions, and the authorizer's
+	// refusals. JSON lines on standard output when nil.
+	Audit *slog.Logger
+	// DenialWindow is how long repeated refusals of one user on one path
+	// are counted as one line (one minute when zero).
+	DenialWindow time.Duration
 }
 
 // Gateway is an MLflow gateway assembled from a Config: the store and its
@@ -64,6 +71,9 @@ type Gateway struct {
 	upstream *mlflow.Upstream
 	redis    *redis.Client
 	handler  http.Handler
+	metrics  *metrics
+	audit    *slog.Logger
+	denials  *denials
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -82,10 +92,17 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	if cfg == nil || cfg.Upstream == nil {
 		return nil, fmt.Errorf("%w: no configuration (use FromEnv)", ErrConfig)
 	}
-	g := &Gateway{cfg: cfg, log: opts.Logger}
+	g := &Gateway{cfg: cfg, log: opts.Logger, audit: opts.Audit}
 	if g.log == nil {
 		g.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
+	if g.audit == nil {
+		g.audit = slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	}
+	if opts.DenialWindow <= 0 {
+		opts.DenialWindow = time.Minute
+	}
+	g.denials = &denials{log: g.audit, window: opts.DenialWindow, now: time.Now, m: map[denialKey]*denialCount{}}
 	for _, w := range cfg.Warnings {
 		g.log.Warn("gateway: " + w)
 	}
@@ -168,8 +185,14 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	}
 	authenticators = append(authenticators, opts.Authenticators...)
 
+	if g.metrics, err = newMetrics(g); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	lookups := http.DefaultTransport.(*http.Transport).Clone()
+	lookups.Proxy = nil // MLflow is reached directly, as the proxy does
 	g.upstream, err = mlflow.NewUpstream(mlflow.UpstreamConfig{URL: cfg.Upstream.String(),
-		Username: cfg.UpstreamUsername, Password: cfg.UpstreamPassword})
+		Username: cfg.UpstreamUsername, Password: cfg.UpstreamPassword,
+		Client: &http.Client{Transport: timedTransport{next: lookups, hist: g.metrics.lookup}}})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: MLFLOW_UPSTREAM_URL: %w", err)
 	}
@@ -189,15 +212,46 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	for p, h := range opts.Routes {
 		own[p] = authn(h)
 	}
-	g.handler, err = BrowserGuard(route(mux, own, authn(authz.Wrap(proxy))))
+	guarded, err := BrowserGuard(route(mux, own, authn(g.deciding(authz.Wrap(g.forwarding(proxy))))))
 	if err != nil {
 		return nil, err
 	}
+	g.handler = g.observe(guarded, func(r *http.Request) bool { return isOwn(mux, own, r) })
 
 	if err := g.follow(); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// isOwn reports a request route serves from public or own.
+func isOwn(public, own map[string]http.Handler, r *http.Request) bool {
+	_, ok := ownHandler(public, own, r)
+	return ok
+}
+
+// ownHandler is the handler of public or own for r, if it has one.
+func ownHandler(public, own map[string]http.Handler, r *http.Request) (http.Handler, bool) {
+	if r.URL.RawPath != "" {
+		return nil, false
+	}
+	p := r.URL.Path
+	if h, ok := public[p]; ok {
+		return h, true
+	}
+	if h, ok := own[p]; ok {
+		return h, true
+	}
+	best := ""
+	for pattern := range own {
+		if strings.HasSuffix(pattern, "/") && strings.HasPrefix(p, pattern) && len(pattern) > len(best) {
+			best = pattern
+		}
+	}
+	if best != "" {
+		return own[best], true
+	}
+	return nil, false
 }
 
 // route serves public by exact path, own by exact path or "/"-ended
@@ -206,26 +260,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 // refuses what is not canonical.
 func route(public, own map[string]http.Handler, rest http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.RawPath == "" {
-			p := r.URL.Path
-			if h, ok := public[p]; ok {
-				h.ServeHTTP(w, r)
-				return
-			}
-			if h, ok := own[p]; ok {
-				h.ServeHTTP(w, r)
-				return
-			}
-			best := ""
-			for pattern := range own {
-				if strings.HasSuffix(pattern, "/") && strings.HasPrefix(p, pattern) && len(pattern) > len(best) {
-					best = pattern
-				}
-			}
-			if best != "" {
-				own[best].ServeHTTP(w, r)
-				return
-			}
+		if h, ok := ownHandler(public, own, r); ok {
+			h.ServeHTTP(w, r)
+			return
 		}
 		rest.ServeHTTP(w, r)
 	})
@@ -281,7 +318,7 @@ func (g *Gateway) follow() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.stop = cancel
 	started := make(chan struct{})
-	g.wg.Add(2)
+	g.wg.Add(3)
 	go func() {
 		defer g.wg.Done()
 		_ = g.db.Follow(ctx, g.engine, store.FollowOptions{OnChange: g.onChange, Started: func() { close(started) }})
@@ -289,6 +326,20 @@ func (g *Gateway) follow() error {
 	go func() {
 		defer g.wg.Done()
 		g.basic.Run(ctx, 30*time.Second)
+	}()
+	go func() {
+		defer g.wg.Done()
+		t := time.NewTicker(g.denials.window)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				g.denials.flush(true)
+				return
+			case <-t.C:
+				g.denials.flush(false)
+			}
+		}
 	}()
 	select {
 	case <-started:
@@ -301,6 +352,7 @@ func (g *Gateway) follow() error {
 // onChange drops what the caches outside the engine remember of what
 // changed: credentials, sessions, names.
 func (g *Gateway) onChange(c store.Change) {
+	g.auditChange(c)
 	if c.Seq == 0 && len(c.Events) == 0 { // a resync: anything may have changed
 		g.basic.ForgetAll()
 		if g.bearer != nil {

@@ -36,7 +36,7 @@ func runGatewayProcess() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	g, err := New(context.Background(), cfg, Options{Logger: slog.New(slog.DiscardHandler), Audit: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

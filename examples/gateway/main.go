@@ -9,6 +9,10 @@
 //	go run ./examples/gateway admin import sqlite:///basic_auth.db
 //	go run ./examples/gateway admin prune-sessions
 //
+// Prometheus metrics are served on METRICS_ADDR when it is set; the audit
+// log (changes and refusals) goes to standard output as JSON lines, the
+// rest of the log to standard error.
+//
 // On SIGTERM or SIGINT it stops accepting connections and lets requests
 // in flight (artifact transfers included) finish for up to
 // SHUTDOWN_TIMEOUT (30s).
@@ -83,7 +87,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 			return 2
 		}
 	}
-	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger})
+	audit := slog.New(slog.NewJSONHandler(stdout, nil)) // the audit log: JSON lines on standard output
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: logger, Audit: audit})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if errors.Is(err, gateway.ErrConfig) {
@@ -100,8 +105,21 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	}
 	logger.Info("gateway: listening", "url", listenURL(ln.Addr()), "mlflow", cfg.Upstream.String(),
 		"database", redactURI(cfg.DatabaseURI))
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			fmt.Fprintln(stderr, "gateway: METRICS_ADDR:", err)
+			return 2
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", g.MetricsHandler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		logger.Info("gateway: metrics", "url", listenURL(mln.Addr())+"/metrics")
+		go func() { served <- metricsSrv.Serve(mln) }()
+	}
 	select {
 	case err := <-served:
 		fmt.Fprintln(stderr, "gateway:", err)
@@ -111,6 +129,10 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	logger.Info("gateway: shutting down: finishing requests in flight", "within", shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdown)
 	defer cancel()
+	if metricsSrv != nil {
+		_ = metricsSrv.Close()
+		<-served
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("gateway: requests still in flight were cut", "error", err)
 		_ = srv.Close()

@@ -83,7 +83,7 @@ func start(t *testing.T, env map[string]string) (string, *testenv.Buffer, contex
 func TestServe(t *testing.T) {
 	d := mlflowtest.New(t)
 	url, stderr, stop, code := start(t, map[string]string{"LISTEN_ADDR": "127.0.0.1:0", "MLFLOW_UPSTREAM_URL": d.URL(),
-		"OIDC_USERS_DB_URI": "sqlite:///" + filepath.Join(t.TempDir(), "auth.db")})
+		"OIDC_USERS_DB_URI": "sqlite:///" + filepath.Join(t.TempDir(), "auth.db"), "METRICS_ADDR": "127.0.0.1:0"})
 	assert.Contains(t, stderr.String(), "no administrator yet")
 	assert.Contains(t, stderr.String(), "MLFLOW_AUTH_ADMIN_USERNAME")
 	resp, err := http.Get(url + "/health")
@@ -94,6 +94,14 @@ func TestServe(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, 401, resp.StatusCode)
+
+	m := regexp.MustCompile(`msg="gateway: metrics" url=(\S+)`).FindStringSubmatch(stderr.String())
+	require.NotNil(t, m, "METRICS_ADDR is said: %s", stderr.String())
+	resp, err = http.Get(m[1])
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(b), `mlflowauth_requests_total{code="401"`)
 	stop()
 	assert.Equal(t, 0, <-code)
 }
