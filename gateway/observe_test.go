@@ -160,7 +160,6 @@ func TestDenialWindow(t *testing.T) {
 	assert.LessOrEqual(t, len(d.m), maxDenialKeys, "bounded")
 }
 
-
 // BenchmarkGatewayRefusal: the whole in-process path of a request the
 // gateway answers itself: the outer layers (metrics, the refusal for the
 // audit log), the cross-origin check, Basic token authentication
