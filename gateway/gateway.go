@@ -71,6 +71,7 @@ type Gateway struct {
 	upstream *mlflow.Upstream
 	redis    *redis.Client
 	handler  http.Handler
+	authn    func(http.Handler) http.Handler
 	metrics  *metrics
 	audit    *slog.Logger
 	denials  *denials
@@ -208,6 +209,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	}
 	authn := auth.Middleware(auth.Config{StaticPrefix: cfg.StaticPrefix, LoginPath: loginPath,
 		SessionCookie: cfg.Session.CookieName, Logger: g.log}, authenticators...)
+	g.authn = authn
 	own := make(map[string]http.Handler, len(opts.Routes))
 	for p, h := range opts.Routes {
 		own[p] = authn(h)
@@ -271,6 +273,15 @@ func route(public, own map[string]http.Handler, rest http.Handler) http.Handler 
 // ServeHTTP serves a request: the gateway's own routes, else
 // authentication, authorization and the proxy to MLflow.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+
+// Authenticate is the gateway's authentication as middleware, for routes
+// of your own in a router of your choice (chi, echo): the same
+// credentials as MLflow's requests (Basic, bearer, the session cookie),
+// the auth.Identity in the request context, 401 in MLflow's shape
+// without. It decides nothing: what the identity may do there is yours to
+// say. (Cookie-authenticated writes to your routes want a cross-origin
+// check too: see BrowserGuard.)
+func (g *Gateway) Authenticate(next http.Handler) http.Handler { return g.authn(next) }
 
 // Store is the gateway's database, for the admin API and operator
 // commands.
