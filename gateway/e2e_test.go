@@ -24,6 +24,7 @@ import (
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/basic"
 	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
+	"github.com/mlflowauth/mlflowauth/internal/oidctest"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
@@ -189,27 +190,10 @@ func (e *e2e) status(c call) int {
 // cookie.
 func (e *e2e) signIn(u *mockoidc.MockUser, next string) *http.Cookie {
 	e.t.Helper()
-	e.idp.QueueUser(u)
-	resp, _ := e.do(call{path: "/login?start=1&next=" + url.QueryEscape(next)})
-	require.Equal(e.t, http.StatusFound, resp.StatusCode)
-	require.NotEmpty(e.t, resp.Cookies())
-	pending := resp.Cookies()[0]
-	authz, err := noRedirects.Get(resp.Header.Get("Location"))
+	c, landed, err := oidctest.SignIn(e.url, e.idp, u, next, "session")
 	require.NoError(e.t, err)
-	authz.Body.Close()
-	require.Equal(e.t, http.StatusFound, authz.StatusCode)
-	callback, err := url.Parse(authz.Header.Get("Location"))
-	require.NoError(e.t, err)
-	resp, _ = e.do(call{path: callback.RequestURI(), cookie: pending})
-	require.Equal(e.t, http.StatusFound, resp.StatusCode, "the callback signs the user in")
-	assert.Equal(e.t, next, resp.Header.Get("Location"), "back where the browser was going")
-	for _, c := range resp.Cookies() {
-		if c.Name == "session" && c.Value != "" {
-			return c
-		}
-	}
-	e.t.Fatal("no session cookie after sign-in")
-	return nil
+	assert.Equal(e.t, next, landed, "back where the browser was going")
+	return c
 }
 
 // bearer is a JWT the provider signed for email.

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +47,7 @@ const (
 // add resources in other experiments, made from a recorded answer with the
 // ids changed (the shape stays MLflow's).
 type Double struct {
-	t     testing.TB
+	t     T
 	mu    sync.Mutex
 	byKey map[string]recording
 	srv   *httptest.Server
@@ -105,8 +104,15 @@ func queryKey(q map[string]any) string {
 	return strings.Join(parts, "&")
 }
 
+// T is what a Double needs of a test: *testing.T and *testing.B have it,
+// and so can a program (the load benchmark) that is not a test.
+type T interface {
+	require.TestingT
+	Cleanup(func())
+}
+
 // New starts a Double on a loopback port, closed when the test ends.
-func New(t testing.TB) *Double {
+func New(t T) *Double {
 	d := &Double{t: t, byKey: map[string]recording{}}
 	for _, f := range []string{"testdata/mlflow-2.17.2-responses.json", "testdata/mlflow-3.5.1-responses.json"} {
 		b, err := recordings.ReadFile(f)
