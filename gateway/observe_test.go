@@ -108,7 +108,7 @@ func TestAuditLog(t *testing.T) {
 	for range 3 {
 		assert.Equal(t, 403, e.status(call{path: exp1, user: "bob", password: e.token}))
 	}
-	var creator, byHand, denied int
+	var creator, byHand, denied, tokens int
 	for _, l := range auditLines(t, e.audit) {
 		switch {
 		case l["op"] == "grant.put" && l["resource"] == "experiment:"+id:
@@ -119,12 +119,17 @@ func TestAuditLog(t *testing.T) {
 		case l["op"] == "grant.put" && l["principal"] == "group team-a":
 			byHand++
 			assert.Equal(t, "(the gateway)", l["actor"])
+		case l["op"] == "token.create":
+			tokens++
+			assert.Equal(t, "bob", l["user"])
+			assert.Equal(t, "laptop", l["name"])
 		case l["event"] == "denied":
 			denied++
 			assert.Equal(t, "bob", l["user"])
 			assert.Equal(t, "/api/2.0/mlflow/experiments/get", l["path"])
 		}
 	}
+	assert.Equal(t, 1, tokens, "bob's token was made")
 	assert.Equal(t, 1, creator)
 	assert.Equal(t, 1, byHand)
 	assert.Equal(t, 1, denied, "the repeats are counted, not logged each")

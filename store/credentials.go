@@ -87,6 +87,7 @@ func (s *Store) CreateToken(ctx context.Context, t Token) (Token, error) {
 			return err
 		}
 		out = r.token()
+		tx.emit(Event{Op: OpTokenCreate, Username: name, ID: id, Name: t.Name})
 		return nil
 	})
 	return out, err

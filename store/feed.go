@@ -27,6 +27,7 @@ const (
 	OpResourceDelete Op = "resource.delete" // Resource: every grant on it is gone
 	OpRulePut        Op = "rule.put"        // Rule
 	OpRuleDelete     Op = "rule.delete"     // ID
+	OpTokenCreate    Op = "token.create"    // Username, ID, Name: for the audit log
 	OpTokenRevoke    Op = "token.revoke"    // Username, ID (0: all of the user's tokens)
 	OpSessionRevoke  Op = "session.revoke"  // Username: every session of the user
 	OpNameChange     Op = "name.change"     // Resource (old name), Name (new, empty when deleted)
