@@ -25,6 +25,8 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	ErrConflict = errors.New("store: already exists")
 	ErrInvalid  = errors.New("store: invalid")
+	// ErrLastAdmin: the change would leave no active administrator.
+	ErrLastAdmin = errors.New("store: the last active administrator cannot be removed, demoted or deactivated")
 )
 
 func invalid(format string, args ...any) error {

@@ -724,3 +724,32 @@ func TestBearerAccounts(t *testing.T) {
 		assert.Equal(t, "svc-etl", name)
 	})
 }
+
+// The last active administrator cannot be demoted, deactivated or
+// deleted; with another one, each is fine.
+func TestLastAdmin(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		s := open(t, db)
+		_, err := s.CreateUser(ctx, User{Username: "root", Admin: true})
+		require.NoError(t, err)
+		_, err = s.CreateUser(ctx, User{Username: "bob"})
+		require.NoError(t, err)
+		no := false
+		_, err = s.UpdateUser(ctx, "root", UserChange{Admin: &no})
+		assert.ErrorIs(t, err, ErrLastAdmin)
+		_, err = s.UpdateUser(ctx, "root", UserChange{Active: &no})
+		assert.ErrorIs(t, err, ErrLastAdmin)
+		assert.ErrorIs(t, s.DeleteUser(ctx, "root"), ErrLastAdmin)
+		u, err := s.GetUser(ctx, "root")
+		require.NoError(t, err)
+		assert.True(t, u.Admin && !u.Deactivated, "nothing changed")
+		require.NoError(t, s.DeleteUser(ctx, "bob"), "a non-admin goes")
+
+		_, err = s.CreateUser(ctx, User{Username: "ops", Admin: true})
+		require.NoError(t, err)
+		_, err = s.UpdateUser(ctx, "root", UserChange{Admin: &no})
+		require.NoError(t, err)
+		assert.ErrorIs(t, s.DeleteUser(ctx, "ops"), ErrLastAdmin, "now ops is the last")
+	})
+}

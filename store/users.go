@@ -114,7 +114,6 @@ func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 		if err := setGroups(ctx, t, name, u.Groups); err != nil {
 			return err
 		}
-		var err error
 		if out, err = getUser(ctx, t, name); err != nil {
 			return err
 		}
@@ -206,8 +205,14 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 	}
 	var out User
 	err = s.write(ctx, func(t *tx) error {
-		if _, err := getUser(ctx, t, name); err != nil {
+		before, err := getUser(ctx, t, name)
+		if err != nil {
 			return err
+		}
+		if before.Admin && !before.Deactivated && ((c.Admin != nil && !*c.Admin) || (c.Active != nil && !*c.Active)) {
+			if err := keepAnAdmin(ctx, t, before.ID); err != nil {
+				return err
+			}
 		}
 		sets, args := []string{"updated_at = ?"}, []any{now()}
 		add := func(col string, v any) { sets = append(sets, col+" = ?"); args = append(args, v) }
@@ -237,7 +242,6 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		if _, err := t.ExecContext(ctx, t.q("UPDATE users SET "+strings.Join(sets, ", ")+" WHERE username = ?"), args...); err != nil {
 			return err
 		}
-		var err error
 		if out, err = getUser(ctx, t, name); err != nil {
 			return err
 		}
@@ -264,8 +268,14 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 		return err
 	}
 	return s.write(ctx, func(t *tx) error {
-		if _, err := getUser(ctx, t, name); err != nil {
+		u, err := getUser(ctx, t, name)
+		if err != nil {
 			return err
+		}
+		if u.Admin && !u.Deactivated {
+			if err := keepAnAdmin(ctx, t, u.ID); err != nil {
+				return err
+			}
 		}
 		if err := deletePrincipal(ctx, t, permission.ForUser(name)); err != nil {
 			return err
@@ -277,6 +287,26 @@ func (s *Store) DeleteUser(ctx context.Context, username string) error {
 			Event{Op: OpTokenRevoke, Username: name}, Event{Op: OpSessionRevoke, Username: name})
 		return nil
 	})
+}
+
+// keepAnAdmin is ErrLastAdmin unless an active administrator other than
+// the user with id leaving remains. On PostgreSQL the administrators' rows
+// are locked first, so two replicas demoting the last two at once cannot
+// both pass (SQLite serialises writers anyway).
+func keepAnAdmin(ctx context.Context, t *tx, leaving int64) error {
+	if t.s.dialect == postgresDialect {
+		if _, err := t.ExecContext(ctx, "SELECT id FROM users WHERE is_admin AND active FOR UPDATE"); err != nil {
+			return err
+		}
+	}
+	var others int
+	if err := t.GetContext(ctx, &others, t.q("SELECT COUNT(*) FROM users WHERE is_admin = ? AND active = ? AND id <> ?"), true, true, leaving); err != nil {
+		return err
+	}
+	if others == 0 {
+		return ErrLastAdmin
+	}
+	return nil
 }
 
 // deletePrincipal removes the grants and rules made to p, with events.
