@@ -17,6 +17,7 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/mlflowauth/mlflowauth/admin"
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/basic"
 	"github.com/mlflowauth/mlflowauth/groupdetect"
@@ -40,9 +41,9 @@ type Options struct {
 	// trusted proxy's assertion, the session cookie): an internal API-key
 	// header, say.
 	Authenticators []auth.Authenticator
-	// Routes are the gateway's own handlers, answered instead of MLflow
-	// (the admin API and UI): by exact path, or by prefix when the
-	// pattern ends in "/". They see the caller's auth.Identity and decide
+	// Routes are handlers of yours, answered instead of MLflow, beside the
+	// admin API (package admin, always served): by exact path, or by
+	// prefix when the pattern ends in "/". They see the caller's auth.Identity and decide
 	// for themselves who may do what; the authorizer is not asked.
 	Routes map[string]http.Handler
 	// Transport reaches MLflow; a tuned http.Transport when nil.
@@ -210,7 +211,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	authn := auth.Middleware(auth.Config{StaticPrefix: cfg.StaticPrefix, LoginPath: loginPath,
 		SessionCookie: cfg.Session.CookieName, Logger: g.log}, authenticators...)
 	g.authn = authn
-	own := make(map[string]http.Handler, len(opts.Routes))
+	api, err := admin.New(admin.Config{Store: g.db, Engine: g.engine, Names: g.upstream,
+		MaxTokenDays: cfg.AccessTokenMaxDays, Logger: g.log})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	own := map[string]http.Handler{}
+	for p, h := range api.Routes() { // answered here, never proxied
+		own[p] = authn(h)
+	}
 	for p, h := range opts.Routes {
 		own[p] = authn(h)
 	}
