@@ -378,3 +378,100 @@ func TestTokens(t *testing.T) {
 		assert.NotContains(t, string(b), s)
 	}
 }
+
+// mlflow-oidc-auth's permission routers: per-user and per-group grants,
+// who holds a resource, groups, and regex rules.
+func TestOIDCAuthPermissions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.d.AddExperiment("2", "team-a/forecast")
+	const p = "/api/2.0/mlflow/permissions/"
+	perm := func(l string) map[string]any { return map[string]any{"permission": l} }
+
+	status, out := e.do("root", "POST", p+"users/alice/experiments/7", nil, perm("READ"))
+	require.Equal(t, 201, status, "%v", out)
+	assert.Equal(t, map[string]any{"name": "7", "id": "7", "permission": "READ", "kind": "user"}, out)
+	status, _ = e.do("root", "POST", p+"users/alice/experiments/7", nil, perm("READ"))
+	assert.Equal(t, 400, status, "already there")
+	status, _ = e.do("bob", "PATCH", p+"users/alice/experiments/7", nil, perm("EDIT"))
+	assert.Equal(t, 200, status, "bob manages experiment 7")
+	status, _ = e.do("alice", "PATCH", p+"users/alice/experiments/7", nil, perm("MANAGE"))
+	assert.Equal(t, 403, status)
+	status, _ = e.do("bob", "POST", p+"users/nobody/experiments/7", nil, perm("READ"))
+	assert.Equal(t, 404, status)
+	status, _ = e.do("alice", "POST", p+"users/nobody/experiments/7", nil, perm("READ"))
+	assert.Equal(t, 403, status, "permission before existence")
+	_, out = e.do("bob", "GET", "/ajax-api/2.0/mlflow/permissions/users/alice/experiments/7", nil, nil)
+	assert.Equal(t, "EDIT", mustAt(t, out, "permission"))
+
+	_, out = e.do("bob", "GET", p+"experiments/7/users", nil, nil)
+	assert.ElementsMatch(t, []any{
+		map[string]any{"name": "alice", "permission": "EDIT", "kind": "user"},
+		map[string]any{"name": "bob", "permission": "MANAGE", "kind": "user"},
+	}, out)
+	status, _ = e.do("alice", "GET", p+"experiments/7/users", nil, nil)
+	assert.Equal(t, 403, status, "for the resource's managers")
+	_, out = e.do("bob", "GET", p+"users/alice/experiments", nil, nil)
+	assert.Equal(t, []any{map[string]any{"name": "7", "id": "7", "permission": "EDIT", "kind": "user"}}, out, "only what bob manages")
+	_, out = e.do("alice", "GET", p+"users/alice/experiments", nil, nil)
+	assert.Len(t, out, 2, "alice sees all of hers: %v", out)
+
+	// Groups: a grant to team-a reaches alice through her stored membership.
+	require.NoError(t, e.g.Store().SetUserGroups(ctx, "alice", []string{"team-a"}))
+	assert.Equal(t, 403, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"))
+	status, _ = e.do("root", "POST", p+"groups/team-a/experiments/2", nil, perm("READ"))
+	assert.Equal(t, 201, status)
+	assert.Equal(t, 200, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"), "the group's grant applies at once")
+	_, out = e.do("root", "GET", p+"experiments/2/groups", nil, nil)
+	assert.Equal(t, []any{map[string]any{"name": "team-a", "permission": "READ"}}, out)
+	_, out = e.do("alice", "GET", p+"groups", nil, nil)
+	assert.Contains(t, out, "team-a")
+	_, out = e.do("root", "GET", p+"groups/team-a/users", nil, nil)
+	assert.Equal(t, []any{"alice"}, out)
+	status, _ = e.do("alice", "GET", p+"groups/team-a/users", nil, nil)
+	assert.Equal(t, 403, status)
+	_, out = e.do("alice", "GET", p+"groups/team-a/experiments", nil, nil)
+	assert.Len(t, out, 1, "a member sees the group's grants")
+	status, _ = e.do("root", "DELETE", p+"groups/team-a/experiments/2", nil, nil)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, 403, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"))
+
+	// Regex rules: admins only, checked before they are saved.
+	rule := map[string]any{"regex": "^team-a/", "priority": 1, "permission": "READ"}
+	status, _ = e.do("bob", "POST", p+"groups/team-a/experiment-patterns", nil, rule)
+	assert.Equal(t, 403, status)
+	status, out = e.do("root", "POST", p+"groups/team-a/experiment-patterns", nil, rule)
+	require.Equal(t, 201, status, "%v", out)
+	id := fmt.Sprint(mustAt(t, out, "id"))
+	assert.Equal(t, 200, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"), "team-a/forecast matches ^team-a/")
+	status, out = e.do("root", "POST", p+"groups/team-a/experiment-patterns", nil, map[string]any{"regex": "(?<=x)y", "priority": 2, "permission": "READ"})
+	assert.Equal(t, 400, status, "lookbehind cannot be compiled: %v", out)
+	_, out = e.do("root", "GET", p+"groups/team-a/experiment-patterns", nil, nil)
+	assert.Len(t, out, 1)
+	status, out = e.do("root", "PATCH", p+"groups/team-a/experiment-patterns/"+id, nil, map[string]any{"priority": 5})
+	require.Equal(t, 200, status, "%v", out)
+	assert.Equal(t, float64(5), mustAt(t, out, "priority"))
+	assert.Equal(t, "^team-a/", mustAt(t, out, "regex"), "what was not sent stays")
+	status, _ = e.do("root", "DELETE", p+"groups/team-a/experiment-patterns/"+id, nil, nil)
+	assert.Equal(t, 200, status)
+	status, _ = e.do("root", "GET", p+"groups/team-a/experiment-patterns/"+id, nil, nil)
+	assert.Equal(t, 404, status)
+	assert.Equal(t, 403, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"))
+
+	status, _ = e.do("root", "GET", p+"gateways/endpoints", nil, nil)
+	assert.Equal(t, 404, status)
+	status, _ = e.do("root", "GET", p+"nonsense/x", nil, nil)
+	assert.Equal(t, 404, status)
+}
+
+func (e *env) statusOf(caller, path string) int {
+	e.t.Helper()
+	u, err := url.Parse(path)
+	require.NoError(e.t, err)
+	q := map[string]string{}
+	for k, v := range u.Query() {
+		q[k] = v[0]
+	}
+	status, _ := e.do(caller, "GET", u.Path, q, nil)
+	return status
+}
