@@ -366,4 +366,3 @@ func (c *call) rule(r permission.Rule, create bool) (permission.Rule, error) {
 func ruleJSON(r permission.Rule) map[string]any {
 	return map[string]any{"id": r.ID, "regex": r.Pattern, "priority": r.Priority, "permission": r.Level.String()}
 }
-
