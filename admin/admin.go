@@ -32,6 +32,18 @@ type Names interface {
 	ExperimentName(ctx context.Context, id string) (string, error)
 }
 
+// GatewayNames finds the id of a gateway endpoint, secret or model
+// definition by its name: mlflow-oidc-auth's routes name them, grants are
+// kept by id. It returns an error wrapping ErrNoSuchObject when none has
+// the name. The gateway adapts its *mlflow.Upstream to it.
+type GatewayNames interface {
+	GatewayID(ctx context.Context, kind permission.Kind, name string) (string, error)
+}
+
+// ErrNoSuchObject is what a GatewayNames lookup wraps for a name nothing
+// has.
+var ErrNoSuchObject = errors.New("admin: no such object")
+
 // Config configures the API. Store and Engine are required.
 type Config struct {
 	Store  *store.Store
@@ -39,6 +51,9 @@ type Config struct {
 	// Names, when set, resolves experiment names for regex rules; without
 	// it only explicit grants make a non-admin an experiment's manager.
 	Names Names
+	// Gateways, when set, serves mlflow-oidc-auth's gateway routes, which
+	// name the objects.
+	Gateways GatewayNames
 	// MaxTokenDays bounds a token's expiry (ACCESS_TOKEN_MAX_DAYS; 366).
 	MaxTokenDays int
 	Logger       *slog.Logger

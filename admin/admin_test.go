@@ -458,8 +458,9 @@ func TestOIDCAuthPermissions(t *testing.T) {
 	assert.Equal(t, 404, status)
 	assert.Equal(t, 403, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"))
 
-	status, _ = e.do("root", "GET", p+"gateways/endpoints", nil, nil)
-	assert.Equal(t, 404, status)
+	status, out = e.do("root", "GET", p+"gateways/endpoints", nil, nil)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, []any{}, out, "root holds no endpoint grant of their own")
 	status, _ = e.do("root", "GET", p+"nonsense/x", nil, nil)
 	assert.Equal(t, 404, status)
 }
@@ -474,4 +475,35 @@ func (e *env) statusOf(caller, path string) int {
 	}
 	status, _ := e.do(caller, "GET", u.Path, q, nil)
 	return status
+}
+
+// Gateway objects by name, resolved to the ids grants are kept by (the
+// double knows endpoint chat = ep-1, secret openai-key = sec-1, model
+// definition gpt = md-1).
+func TestGatewayObjectsByName(t *testing.T) {
+	e := newEnv(t)
+	const p = "/api/2.0/mlflow/permissions/"
+	status, out := e.do("root", "POST", p+"users/alice/gateways/endpoints/chat", nil, map[string]any{"permission": "USE"})
+	require.Equal(t, 201, status, "%v", out)
+	assert.Equal(t, map[string]any{"name": "chat", "id": "ep-1", "permission": "USE", "kind": "user"}, out)
+	g, err := e.g.Store().GetGrant(context.Background(), permission.Resource{Kind: permission.GatewayEndpoint, ID: "ep-1"}, permission.ForUser("alice"))
+	require.NoError(t, err, "kept by id")
+	assert.Equal(t, permission.Use, g.Level)
+	status, _ = e.do("root", "POST", p+"groups/team-a/gateways/secrets/openai-key", nil, map[string]any{"permission": "READ"})
+	assert.Equal(t, 201, status)
+	_, out = e.do("root", "GET", p+"gateways/secrets/openai-key/groups", nil, nil)
+	assert.Equal(t, []any{map[string]any{"name": "team-a", "permission": "READ"}}, out)
+	status, _ = e.do("root", "POST", p+"users/alice/gateways/model-definitions/gpt", nil, map[string]any{"permission": "EDIT"})
+	assert.Equal(t, 201, status)
+	status, _ = e.do("root", "GET", p+"users/alice/gateways/endpoints/no-such", nil, nil)
+	assert.Equal(t, 404, status, "an admin learns it does not exist")
+	status, _ = e.do("bob", "GET", p+"users/alice/gateways/endpoints/no-such", nil, nil)
+	assert.Equal(t, 403, status, "anyone else is refused, existing or not")
+	status, _ = e.do("bob", "GET", p+"users/alice/gateways/endpoints/chat", nil, nil)
+	assert.Equal(t, 403, status)
+	status, out = e.do("root", "POST", p+"users/alice/gateways/endpoints-patterns", nil, map[string]any{"regex": "^team-a-", "priority": 1, "permission": "USE"})
+	assert.Equal(t, 201, status, "%v", out)
+	e.d.Down.Store(true)
+	status, _ = e.do("root", "GET", p+"users/alice/gateways/secrets/team-b-key", nil, nil)
+	assert.Equal(t, 503, status, "MLflow down: try again, not \"no such object\"")
 }

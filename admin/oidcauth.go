@@ -20,18 +20,23 @@ import (
 // collection is one kind of resource in those paths, with how many path
 // segments name one (a scorer: experiment id and scorer name).
 type collection struct {
-	kind permission.Kind
-	ids  int
+	kind   permission.Kind
+	ids    int
+	byName bool // a gateway object, named in the path, granted by id
 }
 
 var (
 	collections = map[string]collection{
-		"experiments": {permission.Experiment, 1}, "registered-models": {permission.RegisteredModel, 1},
-		"prompts": {permission.Prompt, 1}, "scorers": {permission.Scorer, 2},
+		"experiments": {permission.Experiment, 1, false}, "registered-models": {permission.RegisteredModel, 1, false},
+		"prompts": {permission.Prompt, 1, false}, "scorers": {permission.Scorer, 2, false},
+		"gateways/endpoints": {permission.GatewayEndpoint, 1, true}, "gateways/secrets": {permission.GatewaySecret, 1, true},
+		"gateways/model-definitions": {permission.GatewayModelDefinition, 1, true},
 	}
 	patternCollections = map[string]permission.Kind{
 		"experiment-patterns": permission.Experiment, "registered-models-patterns": permission.RegisteredModel,
 		"prompts-patterns": permission.Prompt, "scorer-patterns": permission.Scorer,
+		"gateways/endpoints-patterns": permission.GatewayEndpoint, "gateways/secrets-patterns": permission.GatewaySecret,
+		"gateways/model-definitions-patterns": permission.GatewayModelDefinition,
 	}
 )
 
@@ -57,10 +62,14 @@ func permissions(c *call) error {
 			return noRoute(p)
 		}
 	}
+	// "gateways/endpoints" and its kin are one collection name.
+	for i := 0; i+1 < len(seg); i++ {
+		if seg[i] == "gateways" {
+			seg = append(append(seg[:i:i], "gateways/"+seg[i+1]), seg[i+2:]...)
+			break
+		}
+	}
 	switch {
-	case seg[0] == "gateways":
-		return &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound,
-			Message: "Gateway permissions by name are not served yet: use /api/3.0/mlflow/gateway/{secrets,endpoints,model-definitions}/permissions/* by id"}
 	case len(seg) == 1 && seg[0] == "groups" && c.r.Method == http.MethodGet:
 		return listGroups(c)
 	case len(seg) == 3 && seg[0] == "groups" && seg[2] == "users" && c.r.Method == http.MethodGet:
@@ -77,18 +86,42 @@ func permissions(c *call) error {
 		case len(seg) == 1: // the caller's own view of the collection
 			return principalRoute(c, permission.ForUser(c.subj.Username), seg[0], nil)
 		case len(seg) == 2+coll.ids && (seg[len(seg)-1] == "users" || seg[len(seg)-1] == "groups"):
-			return holders(c, resourceOf(coll, seg[1:1+coll.ids]), seg[len(seg)-1] == "groups")
+			r, err := c.resourceOf(coll, seg[1:1+coll.ids])
+			if err != nil {
+				return err
+			}
+			return holders(c, r, seg[len(seg)-1] == "groups")
 		}
 	}
 	return noRoute(p)
 }
 
-func resourceOf(coll collection, ids []string) permission.Resource {
+// resourceOf is the resource the path's segments name. A gateway object
+// is named: its id is looked up in MLflow, and one that does not exist is
+// a refusal for all but administrators, so a refusal tells nothing of
+// what exists.
+func (c *call) resourceOf(coll collection, ids []string) (permission.Resource, error) {
 	r := permission.Resource{Kind: coll.kind, ID: ids[0]}
 	if coll.ids == 2 {
 		r.Name = ids[1]
 	}
-	return r
+	if !coll.byName {
+		return r, nil
+	}
+	if c.a.cfg.Gateways == nil {
+		return r, &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound,
+			Message: "Gateway objects by name need MLflow to look them up: grant them by id with /api/3.0/mlflow/gateway/.../permissions/*"}
+	}
+	id, err := c.a.cfg.Gateways.GatewayID(c.ctx(), coll.kind, ids[0])
+	switch {
+	case err == nil:
+		return permission.Resource{Kind: coll.kind, ID: id, Name: ids[0]}, nil
+	case errors.Is(err, ErrNoSuchObject) && !c.isAdmin():
+		return r, errDenied
+	case errors.Is(err, ErrNoSuchObject):
+		return r, notFound(fmt.Sprintf("No %s named %s", coll.kind, ids[0]))
+	}
+	return r, auth.Unavailable("MLflow did not answer the gateway lookup; try again", err)
 }
 
 func listGroups(c *call) error {
@@ -168,7 +201,10 @@ func principalRoute(c *call, pr permission.Principal, name string, ids []string)
 	case len(ids) != coll.ids:
 		return noRoute(c.r.URL.Path)
 	}
-	r := resourceOf(coll, ids)
+	r, err := c.resourceOf(coll, ids)
+	if err != nil {
+		return err
+	}
 	if !c.manages(r) {
 		return errDenied
 	}
@@ -229,7 +265,7 @@ func principalRoute(c *call, pr permission.Principal, name string, ids []string)
 // kind}.
 func grantEntry(g permission.Grant) map[string]any {
 	name := g.Resource.ID
-	if g.Resource.Kind == permission.Scorer {
+	if g.Resource.Name != "" {
 		name = g.Resource.Name
 	}
 	return map[string]any{"name": name, "id": g.Resource.ID, "permission": g.Level.String(), "kind": g.Principal.Kind.String()}

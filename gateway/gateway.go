@@ -211,7 +211,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	authn := auth.Middleware(auth.Config{StaticPrefix: cfg.StaticPrefix, LoginPath: loginPath,
 		SessionCookie: cfg.Session.CookieName, Logger: g.log}, authenticators...)
 	g.authn = authn
-	api, err := admin.New(admin.Config{Store: g.db, Engine: g.engine, Names: g.upstream,
+	api, err := admin.New(admin.Config{Store: g.db, Engine: g.engine, Names: g.upstream, Gateways: gatewayNames{g.upstream},
 		MaxTokenDays: cfg.AccessTokenMaxDays, Logger: g.log})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -589,6 +589,17 @@ func (g *Gateway) signIn(ctx context.Context, registry *groupdetect.Registry, cl
 		return nil, fmt.Errorf("gateway: single sign-on (OIDC_DISCOVERY_URL or the endpoint URLs): %w", err)
 	}
 	return h, nil
+}
+
+// gatewayNames is the admin API's name-to-id lookup, through MLflow.
+type gatewayNames struct{ up *mlflow.Upstream }
+
+func (n gatewayNames) GatewayID(ctx context.Context, kind permission.Kind, name string) (string, error) {
+	id, err := n.up.GatewayID(ctx, kind, name)
+	if errors.Is(err, mlflow.ErrNotFound) {
+		return "", fmt.Errorf("%w: %v", admin.ErrNoSuchObject, err)
+	}
+	return id, err
 }
 
 func randomKey() ([]byte, error) {

@@ -534,3 +534,56 @@ func (u *Upstream) GatewayObjectName(ctx context.Context, kind permission.Kind, 
 		return name, nil
 	})
 }
+
+// GatewayID is the id of the gateway endpoint, secret or model definition
+// named name (mlflow-oidc-auth's admin routes name them; grants are kept
+// by id). Endpoints are looked up by name; secrets and model definitions
+// by reading their list, at most ten pages. ErrNotFound when none has the
+// name.
+func (u *Upstream) GatewayID(ctx context.Context, kind permission.Kind, name string) (string, error) {
+	if name == "" {
+		return "", fmt.Errorf("%w: empty gateway object name", ErrBadID)
+	}
+	var path, items, idField, nameField string
+	switch kind {
+	case permission.GatewayEndpoint:
+		id, _, err := u.GatewayEndpoint(ctx, "", name)
+		return id, err
+	case permission.GatewaySecret:
+		// ListGatewaySecretInfos.Response{secrets[{secret_id, secret_name}], next_page_token}
+		path, items, idField, nameField = "/api/3.0/mlflow/gateway/secrets/list", "secrets", "secret_id", "secret_name"
+	case permission.GatewayModelDefinition:
+		// ListGatewayModelDefinitions.Response{model_definitions[{model_definition_id, name}], next_page_token}
+		path, items, idField, nameField = "/api/3.0/mlflow/gateway/model-definitions/list", "model_definitions", "model_definition_id", "name"
+	default:
+		return "", fmt.Errorf("%w: %s is not a gateway object", ErrBadID, kind)
+	}
+	return u.lookup(ctx, "gateway-id-"+kind.String(), name, u.cfg.TTL, func(ctx context.Context) (string, error) {
+		q := url.Values{}
+		for range 10 {
+			var page map[string]json.RawMessage
+			if err := u.get(ctx, path, q, &page); err != nil {
+				return "", err
+			}
+			var objs []map[string]any
+			if raw, ok := page[items]; ok {
+				if err := json.Unmarshal(raw, &objs); err != nil {
+					return "", fmt.Errorf("%w: %s: %v", ErrUnavailable, path, err)
+				}
+			}
+			for _, o := range objs {
+				if n, _ := o[nameField].(string); n == name {
+					if id, _ := o[idField].(string); id != "" {
+						return id, nil
+					}
+				}
+			}
+			var next string
+			if raw, ok := page["next_page_token"]; !ok || json.Unmarshal(raw, &next) != nil || next == "" {
+				return "", ErrNotFound
+			}
+			q.Set("page_token", next)
+		}
+		return "", fmt.Errorf("%w: %s: no %q within ten pages", ErrUnavailable, path, name)
+	})
+}

@@ -447,6 +447,12 @@ func (d *Double) searches(w http.ResponseWriter, r *http.Request) bool {
 		fmt.Fprint(w, `{"secrets":[{"secret_id":"sec-1","secret_name":"openai-key"},{"secret_id":"sec-2","secret_name":"team-b-key"}]}`)
 		return true
 	}
+	if r.URL.Path == "/api/3.0/mlflow/gateway/model-definitions/list" {
+		// Shape from spec: ListGatewayModelDefinitions.Response.model_definitions.
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"model_definitions":[{"model_definition_id":"md-1","name":"gpt","secret_id":"sec-1"},{"model_definition_id":"md-2","name":"team-b-gpt","secret_id":"sec-2"}]}`)
+		return true
+	}
 	if strings.TrimPrefix(r.URL.Path, "/ajax-api/2.0/mlflow/") != "experiments/search" && r.URL.Path != "/api/2.0/mlflow/experiments/search" || d.Catalog == nil {
 		return false
 	}
