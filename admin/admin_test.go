@@ -422,6 +422,9 @@ func TestOIDCAuthPermissions(t *testing.T) {
 	status, _ = e.do("root", "POST", p+"groups/team-a/experiments/2", nil, perm("READ"))
 	assert.Equal(t, 201, status)
 	assert.Equal(t, 200, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"), "the group's grant applies at once")
+	_, out = e.do("root", "GET", "/api/2.0/mlflowauth/explain", map[string]string{"username": "alice", "resource_type": "experiment", "resource_id": "2"}, nil)
+	assert.Equal(t, "group", mustAt(t, out, "source"))
+	assert.Equal(t, "team-a", mustAt(t, out, "group"), "which group's grant decided")
 	_, out = e.do("root", "GET", p+"experiments/2/groups", nil, nil)
 	assert.Equal(t, []any{map[string]any{"name": "team-a", "permission": "READ"}}, out)
 	_, out = e.do("alice", "GET", p+"groups", nil, nil)
@@ -444,6 +447,8 @@ func TestOIDCAuthPermissions(t *testing.T) {
 	require.Equal(t, 201, status, "%v", out)
 	id := fmt.Sprint(mustAt(t, out, "id"))
 	assert.Equal(t, 200, e.statusOf("alice", "/api/2.0/mlflow/experiments/get?experiment_id=2"), "team-a/forecast matches ^team-a/")
+	_, out = e.do("alice", "GET", "/api/2.0/mlflowauth/explain", map[string]string{"resource_type": "experiment", "resource_id": "2", "resource_name": "team-a/forecast"}, nil)
+	assert.Equal(t, "^team-a/", mustAt(t, out, "rule.pattern"), "the rule that decided: %v", out)
 	status, out = e.do("root", "POST", p+"groups/team-a/experiment-patterns", nil, map[string]any{"regex": "(?<=x)y", "priority": 2, "permission": "READ"})
 	assert.Equal(t, 400, status, "lookbehind cannot be compiled: %v", out)
 	_, out = e.do("root", "GET", p+"groups/team-a/experiment-patterns", nil, nil)
@@ -506,4 +511,66 @@ func TestGatewayObjectsByName(t *testing.T) {
 	e.d.Down.Store(true)
 	status, _ = e.do("root", "GET", p+"users/alice/gateways/secrets/team-b-key", nil, nil)
 	assert.Equal(t, 503, status, "MLflow down: try again, not \"no such object\"")
+}
+
+// Each kind of MLflow's per-resource permission routes, the whole cycle:
+// create, get, update, get, delete, and the 404s after.
+func TestPermissionRoutesEachKind(t *testing.T) {
+	e := newEnv(t)
+	for _, k := range []struct {
+		route, key string
+		ids        map[string]string
+	}{
+		{"/api/2.0/mlflow/experiments/permissions/", "experiment_permission", map[string]string{"experiment_id": "42"}},
+		{"/api/2.0/mlflow/registered-models/permissions/", "registered_model_permission", map[string]string{"name": "churn-model"}},
+		{"/api/3.0/mlflow/scorers/permissions/", "scorer_permission", map[string]string{"experiment_id": "42", "scorer_name": "relevance"}},
+		{"/api/3.0/mlflow/gateway/secrets/permissions/", "gateway_secret_permission", map[string]string{"secret_id": "sec-1"}},
+		{"/api/3.0/mlflow/gateway/endpoints/permissions/", "gateway_endpoint_permission", map[string]string{"endpoint_id": "ep-1"}},
+		{"/api/3.0/mlflow/gateway/model-definitions/permissions/", "gateway_model_definition_permission", map[string]string{"model_definition_id": "md-1"}},
+	} {
+		body := func(extra map[string]any) map[string]any {
+			m := map[string]any{"username": "alice"}
+			for f, v := range k.ids {
+				m[f] = v
+			}
+			for f, v := range extra {
+				m[f] = v
+			}
+			return m
+		}
+		query := map[string]string{"username": "alice"}
+		for f, v := range k.ids {
+			query[f] = v
+		}
+		status, out := e.do("root", "POST", k.route+"create", nil, body(map[string]any{"permission": "READ"}))
+		require.Equal(t, 200, status, "%s: %v", k.route, out)
+		for f, v := range k.ids {
+			assert.Equal(t, v, mustAt(t, out, k.key+"."+f), k.route)
+		}
+		assert.Equal(t, float64(mustID(t, e, "alice")), mustAt(t, out, k.key+".user_id"), k.route)
+		status, _ = e.do("root", "PATCH", k.route+"update", nil, body(map[string]any{"permission": "MANAGE"}))
+		assert.Equal(t, 200, status, k.route)
+		_, out = e.do("root", "GET", k.route+"get", query, nil)
+		assert.Equal(t, "MANAGE", mustAt(t, out, k.key+".permission"), k.route)
+		status, _ = e.do("alice", "GET", k.route+"get", query, nil)
+		assert.Equal(t, 200, status, "%s: alice manages it now, so she may look", k.route)
+		status, _ = e.do("root", "DELETE", k.route+"delete", nil, body(nil))
+		assert.Equal(t, 200, status, k.route)
+		status, out = e.do("root", "GET", k.route+"get", query, nil)
+		assert.Equal(t, 404, status, k.route)
+		assert.Equal(t, "RESOURCE_DOES_NOT_EXIST", mustAt(t, out, "error_code"), k.route)
+		status, _ = e.do("root", "PATCH", k.route+"update", nil, body(map[string]any{"permission": "READ"}))
+		assert.Equal(t, 404, status, "%s: nothing to update", k.route)
+		status, _ = e.do("root", "DELETE", k.route+"delete", query, nil)
+		assert.Equal(t, 404, status, "%s: nothing to delete (fields in the query)", k.route)
+		status, _ = e.do("alice", "GET", k.route+"get", query, nil)
+		assert.Equal(t, 403, status, "%s: no longer hers to look at", k.route)
+	}
+	// The users list and mlflow-oidc-auth's DELETE /users.
+	_, out := e.do("root", "GET", "/api/2.0/mlflow/users/list", nil, nil)
+	assert.Len(t, mustAt(t, out, "users"), 3)
+	status, _ := e.do("root", "DELETE", "/api/2.0/mlflow/users", nil, map[string]any{"username": "bob"})
+	assert.Equal(t, 200, status)
+	_, out = e.do("root", "GET", "/api/2.0/mlflow/users/list", nil, nil)
+	assert.Len(t, mustAt(t, out, "users"), 2)
 }
