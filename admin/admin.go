@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,8 +57,14 @@ type Config struct {
 	Gateways GatewayNames
 	// MaxTokenDays bounds a token's expiry (ACCESS_TOKEN_MAX_DAYS; 366).
 	MaxTokenDays int
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Secret keys the web UI's CSRF tokens (SECRET_KEY, so any replica
+	// takes a form another served); random per process when empty.
+	Secret []byte
+	// SecureCookies marks the UI's cookie Secure behind a TLS-terminating
+	// load balancer (OIDC_REDIRECT_URI is https).
+	SecureCookies bool
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // API is the management API: MLflow's own admin routes (up to 3.12, and
@@ -82,8 +89,17 @@ func New(cfg Config) (*API, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if len(cfg.Secret) == 0 {
+		cfg.Secret = make([]byte, 32)
+		if _, err := rand.Read(cfg.Secret); err != nil {
+			return nil, err
+		}
+	}
 	a := &API{cfg: cfg, routes: map[string]http.Handler{}}
 	a.register()
+	if err := a.registerUI(); err != nil {
+		return nil, fmt.Errorf("admin: the web UI's templates: %w", err)
+	}
 	return a, nil
 }
 

@@ -204,7 +204,8 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	proxy, err := NewProxy(ProxyConfig{Upstream: cfg.Upstream, Username: cfg.UpstreamUsername, Password: cfg.UpstreamPassword,
-		SessionCookie: cfg.Session.CookieName, Transport: opts.Transport, Logger: g.log})
+		SessionCookie: cfg.Session.CookieName, Transport: opts.Transport, Logger: g.log,
+		MenuScript: admin.MenuScript, UIPath: cfg.StaticPrefix + "/"})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: MLFLOW_UPSTREAM_URL: %w", err)
 	}
@@ -212,7 +213,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 		SessionCookie: cfg.Session.CookieName, Logger: g.log}, authenticators...)
 	g.authn = authn
 	api, err := admin.New(admin.Config{Store: g.db, Engine: g.engine, Names: g.upstream, Gateways: gatewayNames{g.upstream},
-		MaxTokenDays: cfg.AccessTokenMaxDays, Logger: g.log})
+		MaxTokenDays: cfg.AccessTokenMaxDays, Secret: secret, SecureCookies: cfg.Session.Secure, Logger: g.log})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

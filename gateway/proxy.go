@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
+	"html"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +29,19 @@ type ProxyConfig struct {
 	// Transport reaches MLflow; a tuned http.Transport when nil.
 	Transport http.RoundTripper
 	Logger    *slog.Logger
+	// MenuScript, when set, is added to MLflow's UI page (at UIPath, "/"
+	// when empty: MLFLOW_STATIC_PREFIX + "/") as a script: the gateway's
+	// menu inside MLflow's own UI.
+	MenuScript string
+	UIPath     string
 }
+
+// uiMarker tells ModifyResponse which answer is the UI page; MLflow
+// ignores it.
+const uiMarker = "X-Mlflowauth-Ui-Page"
+
+// maxUIPage bounds the UI page read to add the menu (MLflow's is ~2 KiB).
+const maxUIPage = 4 << 20
 
 // NewProxy returns the reverse proxy to MLflow. It rewrites each request
 // for the upstream (its URL and Host, X-Forwarded-*), drops Origin (the
@@ -56,6 +72,9 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 		}
 	}
 	upstream := *cfg.Upstream
+	if cfg.UIPath == "" {
+		cfg.UIPath = "/"
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&upstream)
@@ -67,6 +86,18 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 			if cfg.Username != "" {
 				pr.Out.SetBasicAuth(cfg.Username, cfg.Password)
 			}
+			pr.Out.Header.Del(uiMarker)
+			if cfg.MenuScript != "" && (pr.In.Method == http.MethodGet || pr.In.Method == http.MethodHead) && pr.In.URL.Path == cfg.UIPath {
+				// Fetched uncompressed, so the menu can be added.
+				pr.Out.Header.Del("Accept-Encoding")
+				pr.Out.Header.Set(uiMarker, "1")
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.Request == nil || resp.Request.Header.Get(uiMarker) == "" {
+				return nil
+			}
+			return addMenu(resp, cfg.MenuScript)
 		},
 		Transport:     cfg.Transport,
 		FlushInterval: -1, // stream as it comes: server-sent events, LLM tokens
@@ -101,4 +132,38 @@ func stripCookie(r *http.Request, name string) {
 	if len(kept) > 0 {
 		r.Header.Set("Cookie", strings.Join(kept, "; "))
 	}
+}
+
+// addMenu puts the menu's script into MLflow's UI page, before </head>.
+// No user data goes into the page (the script asks the API who is signed
+// in), and the page is no-store with its length and ETag fixed, so no
+// cache serves one user's page to another or the original to anyone.
+func addMenu(resp *http.Response, script string) error {
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/html") || resp.Header.Get("Content-Encoding") != "" {
+		return nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxUIPage+1))
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if len(b) > maxUIPage {
+		return errors.New("gateway: MLflow's UI page is larger than 4 MiB")
+	}
+	tag := []byte(`<script src="` + html.EscapeString(script) + `" defer></script>`)
+	if i := bytes.Index(bytes.ToLower(b), []byte("</head>")); i >= 0 {
+		b = append(b[:i:i], append(tag, b[i:]...)...)
+	} else {
+		b = append(b, tag...)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	if etag := resp.Header.Get("ETag"); etag != "" {
+		resp.Header.Set("ETag", `W/"mlflowauth-`+strings.Trim(strings.TrimPrefix(etag, "W/"), `"`)+`"`)
+	}
+	resp.Header.Del("Last-Modified")
+	resp.Header.Set("Cache-Control", "private, no-store")
+	return nil
 }
