@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -532,4 +533,44 @@ func TestOwnRoutesAndAuthenticators(t *testing.T) {
 	assert.Equal(t, before, e.d.Calls.Load(), "own routes never reach MLflow")
 	assert.Equal(t, 403, e.status(call{path: "/me/", header: map[string]string{"X-Api-Key": "k-123"}}), "an exact route is exact: /me/ is MLflow's, and unknown")
 	assert.Equal(t, 403, e.status(call{path: exp1, header: map[string]string{"X-Api-Key": "k-123"}}), "the authorizer decides the rest")
+}
+
+// MLflow's UI page gets the menu's script, and nothing about the user;
+// other answers pass untouched.
+func TestMenuInMLflowUI(t *testing.T) {
+	e := newE2E(t, nil)
+	page := `<!doctype html><html><head><title>MLflow</title></head><body><div id="root"></div></body></html>`
+	var acceptEncoding string
+	e.d.Extra = map[string]http.Handler{"/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		acceptEncoding = r.Header.Get("Accept-Encoding")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("ETag", `"abc123"`)
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		_, _ = io.WriteString(w, page)
+	})}
+	cookie := e.signIn(&mockoidc.MockUser{Subject: "00u-ivy", Email: "ivy@example.com", EmailVerified: true, Groups: []string{"mlflow"}}, "/")
+	req, err := http.NewRequest("GET", e.url+"/", nil)
+	require.NoError(t, err)
+	req.AddCookie(cookie)
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("Accept", "text/html")
+	resp, err := noRedirects.Do(req)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	assert.Equal(t, "identity", acceptEncoding, "fetched uncompressed")
+	body := string(b)
+	assert.Contains(t, body, `<script src="/oidc/ui/static/menu.js" defer></script></head>`)
+	assert.NotContains(t, body, "ivy", "no user data in the page")
+	assert.Equal(t, strconv.Itoa(len(b)), resp.Header.Get("Content-Length"))
+	assert.Equal(t, `W/"mlflowauth-abc123"`, resp.Header.Get("ETag"), "not the original's ETag")
+	assert.Contains(t, resp.Header.Get("Cache-Control"), "no-store")
+
+	// The script itself, and an API answer, untouched.
+	resp2, body2 := e.do(call{path: "/oidc/ui/static/menu.js", cookie: cookie})
+	assert.Equal(t, 200, resp2.StatusCode)
+	assert.Nil(t, body2)
+	resp3, _ := e.do(call{path: exp1, user: "root", password: e.rootPW})
+	assert.Empty(t, resp3.Header.Get("ETag"))
 }

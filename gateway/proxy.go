@@ -88,8 +88,9 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 			}
 			pr.Out.Header.Del(uiMarker)
 			if cfg.MenuScript != "" && (pr.In.Method == http.MethodGet || pr.In.Method == http.MethodHead) && pr.In.URL.Path == cfg.UIPath {
-				// Fetched uncompressed, so the menu can be added.
-				pr.Out.Header.Del("Accept-Encoding")
+				// Fetched uncompressed, so the menu can be added ("identity":
+				// with none at all, Go's transport would ask for gzip).
+				pr.Out.Header.Set("Accept-Encoding", "identity")
 				pr.Out.Header.Set(uiMarker, "1")
 			}
 		},
