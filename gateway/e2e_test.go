@@ -127,15 +127,21 @@ func newE2EWith(t testing.TB, tweak func(e *e2e, vars map[string]string)) *e2e {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	secret, err := basic.NewToken()
-	require.NoError(t, err)
-	h, err := basic.ParseToken(secret)
-	require.NoError(t, err)
-	_, err = e.db.CreateToken(ctx, store.Token{Username: "bob", Name: "laptop", Hash: h[:], Prefix: basic.TokenDisplayPrefix(secret),
-		ExpiresAt: time.Now().Add(24 * time.Hour)})
-	require.NoError(t, err)
-	e.token = secret
+	e.token = e.mintToken(ctx, "bob", "laptop")
 	return e
+}
+
+// mintToken makes an access token for user, as the admin API does.
+func (e *e2e) mintToken(ctx context.Context, user, name string) string {
+	e.t.Helper()
+	secret, err := basic.NewToken()
+	require.NoError(e.t, err)
+	h, err := basic.ParseToken(secret)
+	require.NoError(e.t, err)
+	_, err = e.db.CreateToken(ctx, store.Token{Username: user, Name: name, Hash: h[:], Prefix: basic.TokenDisplayPrefix(secret),
+		ExpiresAt: time.Now().Add(24 * time.Hour)})
+	require.NoError(e.t, err)
+	return secret
 }
 
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
