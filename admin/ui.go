@@ -476,12 +476,75 @@ func (u *ui) grants(c *call, v *view) error {
 	return nil
 }
 
+// users lists accounts; admins activate and deactivate them, make and
+// remove admins (never the last), and make service accounts with a token.
 func (u *ui) users(c *call, v *view) error {
+	data := map[string]any{"TrackingURI": trackingURI(c.r)}
+	if c.r.Method == http.MethodPost {
+		f := c.r.PostForm
+		name := auth.NormalizeUsername(strings.TrimSpace(f.Get("user")))
+		t, f0, yes := f.Get("action"), false, true
+		var change *store.UserChange
+		switch t {
+		case "activate":
+			change = &store.UserChange{Active: &yes}
+		case "deactivate":
+			change = &store.UserChange{Active: &f0}
+		case "promote":
+			change = &store.UserChange{Admin: &yes}
+		case "demote":
+			change = &store.UserChange{Admin: &f0}
+		case "service-account", "token":
+			acct, err := c.a.cfg.Store.GetUser(c.ctx(), name)
+			if t == "service-account" {
+				display := strings.TrimSpace(f.Get("display"))
+				acct, err = c.a.cfg.Store.CreateUser(c.writeCtx(), store.User{Username: name, DisplayName: display, ServiceAccount: true})
+				if err == nil {
+					c.audit("user.create", acct.Username, "service account")
+				}
+			}
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				v.Error = fmt.Sprintf("%q exists already.", name)
+			case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotFound):
+				v.Error = "Not a username: " + err.Error()
+			case err != nil:
+				return err
+			case !acct.ServiceAccount:
+				v.Error = "Tokens are made here for service accounts only: people make their own on My tokens."
+			default:
+				_, secret, err := c.mint(acct, "issued "+c.a.cfg.Now().UTC().Format("2006-01-02 15:04:05"), c.a.cfg.Now().AddDate(0, 0, c.a.cfg.MaxTokenDays))
+				if err != nil {
+					return err
+				}
+				data["Secret"], data["For"] = secret, acct.Username
+			}
+		}
+		if change != nil {
+			_, err := c.a.cfg.Store.UpdateUser(c.writeCtx(), name, *change)
+			switch {
+			case errors.Is(err, store.ErrLastAdmin):
+				v.Error = "The last active administrator stays one: make another administrator first."
+			case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalid):
+				v.Error = fmt.Sprintf("There is no user %q.", name)
+			case err != nil:
+				return err
+			default:
+				c.audit("user."+t, name, "")
+				redirect(c.w, c.r, UIPrefix+"admin/users", fmt.Sprintf("%s: %s.", name, t+"d"))
+				return nil
+			}
+		}
+	}
 	users, err := c.a.cfg.Store.ListUsers(c.ctx())
 	if err != nil {
 		return err
 	}
-	u.render(c.w, http.StatusOK, "users", v, "Users and service accounts", map[string]any{"Users": users})
+	data["Users"] = users
+	if v.Notice == "" {
+		v.Notice = notice(c.r)
+	}
+	u.render(c.w, http.StatusOK, "users", v, "Users and service accounts", data)
 	return nil
 }
 

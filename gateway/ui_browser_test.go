@@ -118,6 +118,26 @@ func TestUIInBrowser(t *testing.T) {
 	shot("4-token-revoked")
 	assert.Equal(t, 401, basicStatus("ada@example.com", secret, exp2), "revoked")
 
+	// A service account with a token; a colleague deactivated.
+	require.NoError(t, chromedp.Do(browser,
+		chromedp.Navigate(e.url+"/oidc/ui/admin/users"),
+		chromedp.WaitVisible("#service-name"),
+		chromedp.SendKeys("#service-name", "svc-nightly"),
+		chromedp.Click("#service-create"),
+		chromedp.WaitVisible("#new-token"),
+	))
+	lines, err = chromedp.Run(browser, chromedp.Text("#env-lines"))
+	require.NoError(t, err)
+	svcSecret := between(lines, "MLFLOW_TRACKING_PASSWORD=", "\n")
+	require.NotEmpty(t, svcSecret, lines)
+	assert.Equal(t, 403, basicStatus("svc-nightly", strings.TrimSpace(svcSecret), exp2), "signs in; no grant yet")
+	require.NoError(t, chromedp.Do(browser,
+		chromedp.Navigate(e.url+"/oidc/ui/admin/users"),
+		chromedp.Click(`button[data-user="bea@example.com"]`),
+		chromedp.WaitVisible(".notice"),
+	))
+	assert.Equal(t, 401, basicStatus("bea@example.com", colleague, exp2), "deactivated: her token stops at once")
+
 	// Every other page, for a person to look at.
 	for _, p := range []struct{ name, path, sel string }{
 		{"5-me", "/oidc/ui/", "#username"},
