@@ -103,10 +103,10 @@ func notServed(msg string) http.Handler {
 	})
 }
 
-// target reads the resource and the user a grant request names, checking
-// first that the caller manages the resource.
-func (k resourceKind) target(c *call) (permission.Resource, store.User, error) {
-	r, err := k.resource(c)
+// target reads the resource (with read) and the user a grant request
+// names, checking first that the caller manages the resource.
+func (c *call) target(read func(*call) (permission.Resource, error)) (permission.Resource, store.User, error) {
+	r, err := read(c)
 	if err != nil {
 		return r, store.User{}, err
 	}
@@ -121,6 +121,46 @@ func (k resourceKind) target(c *call) (permission.Resource, store.User, error) {
 	return r, u, err
 }
 
+// putUserGrant writes u's grant on r at the request's "permission":
+// create refuses one that exists (with exists' words), update one that
+// does not (with missing's).
+func (c *call) putUserGrant(r permission.Resource, u store.User, create bool, exists, missing func() *auth.Error) (permission.Grant, error) {
+	l, err := c.level("permission")
+	if err != nil {
+		return permission.Grant{}, err
+	}
+	_, ok, err := c.grant(r, u)
+	switch {
+	case err != nil:
+		return permission.Grant{}, err
+	case create && ok:
+		return permission.Grant{}, exists()
+	case !create && !ok:
+		return permission.Grant{}, missing()
+	}
+	g := permission.Grant{Resource: r, Principal: permission.ForUser(u.Username), Level: l}
+	if err := c.a.cfg.Store.PutGrant(c.writeCtx(), g); err != nil {
+		return g, err
+	}
+	c.audit(map[bool]string{true: "grant.create", false: "grant.update"}[create], r.String(), "user "+u.Username+" "+l.String())
+	return g, nil
+}
+
+// deleteUserGrant removes u's grant on r and answers {}; missing's 404
+// when there is none.
+func (c *call) deleteUserGrant(r permission.Resource, u store.User, missing func() *auth.Error) error {
+	if _, ok, err := c.grant(r, u); err != nil {
+		return err
+	} else if !ok {
+		return missing()
+	}
+	if err := c.a.cfg.Store.DeleteGrant(c.writeCtx(), r, permission.ForUser(u.Username)); err != nil {
+		return err
+	}
+	c.audit("grant.delete", r.String(), "user "+u.Username)
+	return c.ok(map[string]any{})
+}
+
 func (c *call) grant(r permission.Resource, u store.User) (permission.Grant, bool, error) {
 	g, err := c.a.cfg.Store.GetGrant(c.ctx(), r, permission.ForUser(u.Username))
 	if errors.Is(err, store.ErrNotFound) {
@@ -130,29 +170,21 @@ func (c *call) grant(r permission.Resource, u store.User) (permission.Grant, boo
 }
 
 func (k resourceKind) create(c *call) error {
-	r, u, err := k.target(c)
+	r, u, err := c.target(k.resource)
 	if err != nil {
 		return err
 	}
-	l, err := c.level("permission")
-	if err != nil {
-		return err
-	}
-	if _, ok, err := c.grant(r, u); err != nil {
-		return err
-	} else if ok {
+	g, err := c.putUserGrant(r, u, true, func() *auth.Error {
 		return alreadyExists(fmt.Sprintf("%s (%s=%s, username=%s) already exists.", k.label, k.idField, r.ID, u.Username))
-	}
-	g := permission.Grant{Resource: r, Principal: permission.ForUser(u.Username), Level: l}
-	if err := c.a.cfg.Store.PutGrant(c.writeCtx(), g); err != nil {
+	}, nil)
+	if err != nil {
 		return err
 	}
-	c.audit("grant.create", r.String(), "user "+u.Username+" "+l.String())
 	return c.ok(map[string]any{k.key: resourcePermission(k, g, u.ID)})
 }
 
 func (k resourceKind) get(c *call) error {
-	r, u, err := k.target(c)
+	r, u, err := c.target(k.resource)
 	if err != nil {
 		return err
 	}
@@ -167,41 +199,22 @@ func (k resourceKind) get(c *call) error {
 }
 
 func (k resourceKind) update(c *call) error {
-	r, u, err := k.target(c)
+	r, u, err := c.target(k.resource)
 	if err != nil {
 		return err
 	}
-	l, err := c.level("permission")
-	if err != nil {
+	if _, err := c.putUserGrant(r, u, false, nil, func() *auth.Error { return k.missing(r, u.Username) }); err != nil {
 		return err
 	}
-	if _, ok, err := c.grant(r, u); err != nil {
-		return err
-	} else if !ok {
-		return k.missing(r, u.Username)
-	}
-	if err := c.a.cfg.Store.PutGrant(c.writeCtx(), permission.Grant{Resource: r, Principal: permission.ForUser(u.Username), Level: l}); err != nil {
-		return err
-	}
-	c.audit("grant.update", r.String(), "user "+u.Username+" "+l.String())
 	return c.ok(map[string]any{})
 }
 
 func (k resourceKind) remove(c *call) error {
-	r, u, err := k.target(c)
+	r, u, err := c.target(k.resource)
 	if err != nil {
 		return err
 	}
-	if _, ok, err := c.grant(r, u); err != nil {
-		return err
-	} else if !ok {
-		return k.missing(r, u.Username)
-	}
-	if err := c.a.cfg.Store.DeleteGrant(c.writeCtx(), r, permission.ForUser(u.Username)); err != nil {
-		return err
-	}
-	c.audit("grant.delete", r.String(), "user "+u.Username)
-	return c.ok(map[string]any{})
+	return c.deleteUserGrant(r, u, func() *auth.Error { return k.missing(r, u.Username) })
 }
 
 // typed reads 3.13's resource_type and resource_id (a scorer's id is
@@ -231,58 +244,25 @@ func typed(c *call) (permission.Resource, error) {
 	return r, nil
 }
 
-func grantTarget(c *call) (permission.Resource, store.User, error) {
-	r, err := typed(c)
-	if err != nil {
-		return r, store.User{}, err
-	}
-	name, err := c.str("username")
-	if err != nil {
-		return r, store.User{}, err
-	}
-	if !c.manages(r) {
-		return r, store.User{}, errDenied
-	}
-	u, err := c.user(name)
-	return r, u, err
-}
-
 func grantPermission(c *call) error {
-	r, u, err := grantTarget(c)
+	r, u, err := c.target(typed)
 	if err != nil {
 		return err
 	}
-	l, err := c.level("permission")
-	if err != nil {
-		return err
-	}
-	if _, ok, err := c.grant(r, u); err != nil {
-		return err
-	} else if ok {
+	if _, err := c.putUserGrant(r, u, true, func() *auth.Error {
 		return alreadyExists(fmt.Sprintf("A permission on %s for %s already exists.", r, u.Username))
-	}
-	if err := c.a.cfg.Store.PutGrant(c.writeCtx(), permission.Grant{Resource: r, Principal: permission.ForUser(u.Username), Level: l}); err != nil {
+	}, nil); err != nil {
 		return err
 	}
-	c.audit("grant.create", r.String(), "user "+u.Username+" "+l.String())
 	return c.ok(map[string]any{})
 }
 
 func revokePermission(c *call) error {
-	r, u, err := grantTarget(c)
+	r, u, err := c.target(typed)
 	if err != nil {
 		return err
 	}
-	if _, ok, err := c.grant(r, u); err != nil {
-		return err
-	} else if !ok {
-		return notFound(fmt.Sprintf("No permission on %s for %s", r, u.Username))
-	}
-	if err := c.a.cfg.Store.DeleteGrant(c.writeCtx(), r, permission.ForUser(u.Username)); err != nil {
-		return err
-	}
-	c.audit("grant.delete", r.String(), "user "+u.Username)
-	return c.ok(map[string]any{})
+	return c.deleteUserGrant(r, u, func() *auth.Error { return notFound(fmt.Sprintf("No permission on %s for %s", r, u.Username)) })
 }
 
 // effectivePermission is 3.13's users/permissions/get: the level a user
