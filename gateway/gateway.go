@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -224,11 +225,11 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	for p, h := range opts.Routes {
 		own[p] = authn(h)
 	}
-	guarded, err := BrowserGuard(route(mux, own, authn(g.deciding(authz.Wrap(g.forwarding(proxy))))))
+	guarded, err := BrowserGuard(route(newOwnRoutes(mux, own), authn(g.deciding(authz.Wrap(g.forwarding(proxy))))))
 	if err != nil {
 		return nil, err
 	}
-	g.handler = g.observe(guarded, func(r *http.Request) bool { return isOwn(mux, own, r) })
+	g.handler = g.observe(guarded)
 
 	if err := g.follow(); err != nil {
 		return nil, err
@@ -236,43 +237,57 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	return g, nil
 }
 
-// isOwn reports a request route serves from public or own.
-func isOwn(public, own map[string]http.Handler, r *http.Request) bool {
-	_, ok := ownHandler(public, own, r)
-	return ok
+// ownRoutes are the gateway's own handlers: by exact path, or by prefix
+// for patterns ending in "/" (longest first), kept apart so the prefix
+// scan is over a handful, not every route.
+type ownRoutes struct {
+	exact    map[string]http.Handler
+	prefixes []string
 }
 
-// ownHandler is the handler of public or own for r, if it has one.
-func ownHandler(public, own map[string]http.Handler, r *http.Request) (http.Handler, bool) {
+func newOwnRoutes(maps ...map[string]http.Handler) *ownRoutes {
+	o := &ownRoutes{exact: map[string]http.Handler{}}
+	for _, m := range maps {
+		for p, h := range m {
+			o.exact[p] = h
+		}
+	}
+	for p := range o.exact {
+		if strings.HasSuffix(p, "/") {
+			o.prefixes = append(o.prefixes, p)
+		}
+	}
+	sort.Slice(o.prefixes, func(i, j int) bool { return len(o.prefixes[i]) > len(o.prefixes[j]) })
+	return o
+}
+
+// lookup is r's handler, if it is one of the gateway's. Only a path with
+// no escapes can be: an escaped one goes on to the middleware, which
+// refuses what is not canonical.
+func (o *ownRoutes) lookup(r *http.Request) (http.Handler, bool) {
 	if r.URL.RawPath != "" {
 		return nil, false
 	}
 	p := r.URL.Path
-	if h, ok := public[p]; ok {
+	if h, ok := o.exact[p]; ok {
 		return h, true
 	}
-	if h, ok := own[p]; ok {
-		return h, true
-	}
-	best := ""
-	for pattern := range own {
-		if strings.HasSuffix(pattern, "/") && strings.HasPrefix(p, pattern) && len(pattern) > len(best) {
-			best = pattern
+	for _, prefix := range o.prefixes {
+		if strings.HasPrefix(p, prefix) {
+			return o.exact[prefix], true
 		}
-	}
-	if best != "" {
-		return own[best], true
 	}
 	return nil, false
 }
 
-// route serves public by exact path, own by exact path or "/"-ended
-// prefix, and everything else with rest. Only a path with no escapes can
-// be one of the gateway's: an escaped one goes to rest, whose middleware
-// refuses what is not canonical.
-func route(public, own map[string]http.Handler, rest http.Handler) http.Handler {
+// route serves the gateway's own routes, and everything else with rest;
+// it tells the outer layer (for metrics) which it was.
+func route(own *ownRoutes, rest http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h, ok := ownHandler(public, own, r); ok {
+		if h, ok := own.lookup(r); ok {
+			if st := stateOf(r.Context()); st != nil {
+				st.own = true
+			}
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -23,6 +23,7 @@ import (
 // who was decided on, when the decision started, how often MLflow was
 // called.
 type requestState struct {
+	own      bool // one of the gateway's own routes answered
 	user     string
 	decided  time.Time
 	upstream atomic.Int32
@@ -161,9 +162,8 @@ func (g *Gateway) MetricsHandler() http.Handler {
 
 // observe is the outermost layer: it counts each request by family and
 // status and a filtered search's calls to MLflow, and reports the
-// authorizer's refusals to the audit log. own reports the gateway's own
-// routes.
-func (g *Gateway) observe(next http.Handler, own func(*http.Request) bool) http.Handler {
+// authorizer's refusals to the audit log.
+func (g *Gateway) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &requestState{}
 		sw := &statusWriter{ResponseWriter: w}
@@ -172,7 +172,7 @@ func (g *Gateway) observe(next http.Handler, own func(*http.Request) bool) http.
 			sw.status = http.StatusOK
 		}
 		family, search := "gateway", false
-		if !own(r) {
+		if !st.own {
 			family, search = g.metrics.classify(r)
 		}
 		g.metrics.requests.WithLabelValues(family, strconv.Itoa(sw.status)).Inc()
