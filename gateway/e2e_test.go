@@ -567,7 +567,7 @@ func TestMenuInMLflowUI(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode, string(b))
 	assert.Equal(t, "identity", acceptEncoding, "fetched uncompressed")
 	body := string(b)
-	assert.Contains(t, body, `<script src="/oidc/ui/static/menu.js" defer></script></head>`)
+	assert.Contains(t, body, `<script src="/oidc/ui/static/menu.js" data-login="/login" defer></script></head>`)
 	assert.NotContains(t, body, "ivy", "no user data in the page")
 	assert.Equal(t, strconv.Itoa(len(b)), resp.Header.Get("Content-Length"))
 	assert.Equal(t, `W/"mlflowauth-abc123"`, resp.Header.Get("ETag"), "not the original's ETag")

@@ -206,7 +206,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	}
 	proxy, err := NewProxy(ProxyConfig{Upstream: cfg.Upstream, Username: cfg.UpstreamUsername, Password: cfg.UpstreamPassword,
 		SessionCookie: cfg.Session.CookieName, Transport: opts.Transport, Logger: g.log,
-		MenuScript: admin.MenuScript, UIPath: cfg.StaticPrefix + "/"})
+		MenuScript: admin.MenuScript, UIPath: cfg.StaticPrefix + "/", MenuLogin: loginPath})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: MLFLOW_UPSTREAM_URL: %w", err)
 	}

@@ -34,6 +34,10 @@ type ProxyConfig struct {
 	// menu inside MLflow's own UI.
 	MenuScript string
 	UIPath     string
+	// MenuLogin is the sign-in page the menu sends a browser to when its
+	// session ends ("/login" with SSO on); empty, the page reloads (and the
+	// browser asks for Basic credentials again).
+	MenuLogin string
 }
 
 // uiMarker tells ModifyResponse which answer is the UI page; MLflow
@@ -98,7 +102,7 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 			if resp.Request == nil || resp.Request.Header.Get(uiMarker) == "" {
 				return nil
 			}
-			return addMenu(resp, cfg.MenuScript)
+			return addMenu(resp, cfg.MenuScript, cfg.MenuLogin)
 		},
 		Transport:     cfg.Transport,
 		FlushInterval: -1, // stream as it comes: server-sent events, LLM tokens
@@ -139,7 +143,7 @@ func stripCookie(r *http.Request, name string) {
 // No user data goes into the page (the script asks the API who is signed
 // in), and the page is no-store with its length and ETag fixed, so no
 // cache serves one user's page to another or the original to anyone.
-func addMenu(resp *http.Response, script string) error {
+func addMenu(resp *http.Response, script, login string) error {
 	ct := resp.Header.Get("Content-Type")
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "text/html") || resp.Header.Get("Content-Encoding") != "" {
 		return nil
@@ -152,7 +156,11 @@ func addMenu(resp *http.Response, script string) error {
 	if len(b) > maxUIPage {
 		return errors.New("gateway: MLflow's UI page is larger than 4 MiB")
 	}
-	tag := []byte(`<script src="` + html.EscapeString(script) + `" defer></script>`)
+	attrs := `src="` + html.EscapeString(script) + `"`
+	if login != "" {
+		attrs += ` data-login="` + html.EscapeString(login) + `"`
+	}
+	tag := []byte(`<script ` + attrs + ` defer></script>`)
 	if i := bytes.Index(bytes.ToLower(b), []byte("</head>")); i >= 0 {
 		b = append(b[:i:i], append(tag, b[i:]...)...)
 	} else {

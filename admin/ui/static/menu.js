@@ -4,8 +4,18 @@
 // in when an API call answers 401 because the session ended.
 (function () {
   "use strict";
+  // The gateway names its sign-in page when SSO is on; without it a
+  // reload makes the browser ask for Basic credentials again.
+  var login = document.currentScript && document.currentScript.getAttribute("data-login");
+  var leaving = false;
   var signIn = function () {
-    location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search + location.hash));
+    if (leaving) return;
+    leaving = true;
+    if (login) {
+      location.assign(login + "?next=" + encodeURIComponent(location.pathname + location.search + location.hash));
+    } else {
+      location.reload();
+    }
   };
   var original = window.fetch;
   if (original) {
