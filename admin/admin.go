@@ -378,6 +378,29 @@ func (c *call) requireSelf(username string) error {
 	return errDenied
 }
 
+// named fills in an experiment's name, so regex rules (which match names)
+// count in a decision; only when there are experiment rules to match, and
+// only if MLflow can say (else explicit grants alone decide).
+func (c *call) named(r permission.Resource) permission.Resource {
+	if r.Kind == permission.Experiment && r.Name == "" && c.a.cfg.Names != nil && c.snap.HasRules(permission.Experiment) {
+		if name, err := c.a.cfg.Names.ExperimentName(c.ctx(), r.ID); err == nil {
+			r.Name = name
+		}
+	}
+	return r
+}
+
+// userGrants are the grants made to username itself (not its groups).
+func (c *call) userGrants(username string) ([]permission.Grant, error) {
+	p := permission.ForUser(username)
+	return c.a.cfg.Store.ListGrants(c.ctx(), store.GrantFilter{Principal: &p})
+}
+
+// validTokenName: at most 100 characters, none of them control characters.
+func validTokenName(name string) bool {
+	return name != "" && len(name) <= 100 && !strings.ContainsFunc(name, func(r rune) bool { return r < ' ' })
+}
+
 // manages reports whether the caller may grant on r: an administrator,
 // or MANAGE on it as every other request is decided. It is asked before
 // anything is looked up, so a refusal says nothing of what exists.
@@ -385,11 +408,7 @@ func (c *call) manages(r permission.Resource) bool {
 	if c.isAdmin() {
 		return true
 	}
-	if r.Kind == permission.Experiment && r.Name == "" && c.a.cfg.Names != nil && c.snap.HasRules(permission.Experiment) {
-		if name, err := c.a.cfg.Names.ExperimentName(c.ctx(), r.ID); err == nil {
-			r.Name = name
-		}
-	}
+	r = c.named(r)
 	if c.snap.Decide(c.subj, r).Allows(permission.CanManage) {
 		return true
 	}

@@ -142,7 +142,11 @@ func (c *call) putUserGrant(r permission.Resource, u store.User, create bool, ex
 	if err := c.a.cfg.Store.PutGrant(c.writeCtx(), g); err != nil {
 		return g, err
 	}
-	c.audit(map[bool]string{true: "grant.create", false: "grant.update"}[create], r.String(), "user "+u.Username+" "+l.String())
+	action := "grant.update"
+	if create {
+		action = "grant.create"
+	}
+	c.audit(action, r.String(), "user "+u.Username+" "+l.String())
 	return g, nil
 }
 
@@ -286,11 +290,7 @@ func effectivePermission(c *call) error {
 // decideFor decides r for username as their requests are: stored groups,
 // since no credential is at hand.
 func (c *call) decideFor(username string, r permission.Resource) permission.Decision {
-	if r.Kind == permission.Experiment && r.Name == "" && c.a.cfg.Names != nil && c.snap.HasRules(permission.Experiment) {
-		if name, err := c.a.cfg.Names.ExperimentName(c.ctx(), r.ID); err == nil {
-			r.Name = name
-		}
-	}
+	r = c.named(r)
 	subj := c.snap.Subject(auth.NormalizeUsername(username), nil)
 	if subj.Username == c.subj.Username {
 		subj = c.subj // the caller's own: the groups their credential carries
@@ -315,7 +315,7 @@ func listPermissions(c *call) error {
 	if err != nil {
 		return err
 	}
-	grants, err := c.a.cfg.Store.ListGrants(c.ctx(), store.GrantFilter{Principal: &permission.Principal{Kind: permission.ToUser, Name: u.Username}})
+	grants, err := c.userGrants(u.Username)
 	if err != nil {
 		return err
 	}

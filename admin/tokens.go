@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
@@ -169,7 +168,7 @@ func createToken(c *call) error {
 	if err != nil {
 		return err
 	}
-	if len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' }) {
+	if !validTokenName(name) {
 		return badParam("A token's name is at most 100 characters, with no control characters")
 	}
 	expires, err := c.expiry(c.a.cfg.Now().AddDate(0, 0, 90))

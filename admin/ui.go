@@ -219,7 +219,11 @@ func (n uiMessage) Error() string { return string(n) }
 // get), carrying a notice.
 func redirect(w http.ResponseWriter, r *http.Request, to, notice string) {
 	if notice != "" {
-		to += map[bool]string{true: "&", false: "?"}[strings.Contains(to, "?")] + "notice=" + urlQueryEscape(notice)
+		sep := "?"
+		if strings.Contains(to, "?") {
+			sep = "&"
+		}
+		to += sep + "notice=" + urlQueryEscape(notice)
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
@@ -266,7 +270,7 @@ func (u *ui) tokens(c *call, v *view) error {
 			days, _ := strconv.Atoi(c.r.PostForm.Get("days"))
 			expires := c.a.cfg.Now().AddDate(0, 0, days)
 			switch {
-			case name == "" || len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' }):
+			case !validTokenName(name):
 				v.Error = "A token needs a name of at most 100 characters."
 			case basic.CheckExpiry(expires, c.a.cfg.Now(), c.a.cfg.MaxTokenDays) != nil:
 				v.Error = fmt.Sprintf("A token lives from 1 to %d days.", c.a.cfg.MaxTokenDays)
@@ -278,7 +282,7 @@ func (u *ui) tokens(c *call, v *view) error {
 				case err != nil:
 					return err
 				default:
-					data["Secret"] = secret // shown in this answer only
+					data["Secret"], data["For"] = secret, user.Username // shown in this answer only
 				}
 			}
 		case "revoke":

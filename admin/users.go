@@ -32,7 +32,7 @@ func (c *call) user(username string) (store.User, error) {
 
 // mlflowUser is MLflow's User JSON, with the user's grants.
 func (c *call) mlflowUser(u store.User) (map[string]any, error) {
-	grants, err := c.a.cfg.Store.ListGrants(c.ctx(), store.GrantFilter{Principal: &permission.Principal{Kind: permission.ToUser, Name: u.Username}})
+	grants, err := c.userGrants(u.Username)
 	if err != nil {
 		return nil, err
 	}
