@@ -70,16 +70,13 @@ func (s *Store) SignInSSO(ctx context.Context, issuer, subject, username, displa
 		if u.Deactivated {
 			return fmt.Errorf("%w: %s", ErrDeactivated, out)
 		}
-		if admin != u.Admin {
-			if !admin {
-				var admins int
-				if err := t.GetContext(ctx, &admins, t.q("SELECT COUNT(*) FROM users WHERE is_admin = ? AND active = ?"), true, true); err != nil {
-					return err
-				}
-				if admins <= 1 {
-					s.log.WarnContext(ctx, "store: the last active administrator left the admin group; kept as administrator", "user", out)
-					admin = true
-				}
+		if u.Admin && !admin {
+			switch err := keepAnAdmin(ctx, t, u.ID); {
+			case errors.Is(err, ErrLastAdmin):
+				s.log.WarnContext(ctx, "store: the last active administrator left the admin group; kept as administrator", "user", out)
+				admin = true
+			case err != nil:
+				return err
 			}
 		}
 		if displayName == "" {
