@@ -186,7 +186,17 @@ func alreadyExists(msg string) *auth.Error {
 	return &auth.Error{Status: http.StatusBadRequest, Code: "RESOURCE_ALREADY_EXISTS", Message: msg}
 }
 
-var errDenied = auth.PermissionDenied(auth.MessagePermissionDenied)
+// The admin API's refusals, each saying what would have been needed.
+var (
+	errNotAdmin = auth.PermissionDenied("Only administrators may do this.")
+	errNotSelf  = auth.PermissionDenied("You may do this for your own account only; administrators for anyone.")
+	errInactive = auth.PermissionDenied("This account is deactivated.")
+)
+
+// notManager refuses a caller who does not manage r.
+func notManager(r permission.Resource) error {
+	return auth.PermissionDenied(fmt.Sprintf("MANAGE on this %s is needed to see or change who may use it.", r.Kind))
+}
 
 // maxBody bounds an admin request's JSON.
 const maxBody = 1 << 20
@@ -364,7 +374,7 @@ func (c *call) isAdmin() bool { return c.subj.Admin && c.subj.Active }
 
 func (c *call) requireAdmin() error {
 	if !c.isAdmin() {
-		return errDenied
+		return errNotAdmin
 	}
 	return nil
 }
@@ -375,7 +385,7 @@ func (c *call) requireSelf(username string) error {
 	if c.isAdmin() || (c.subj.Active && auth.NormalizeUsername(username) == c.subj.Username) {
 		return nil
 	}
-	return errDenied
+	return errNotSelf
 }
 
 // named fills in an experiment's name, so regex rules (which match names)

@@ -115,7 +115,7 @@ func (c *call) target(read func(*call) (permission.Resource, error)) (permission
 		return r, store.User{}, err
 	}
 	if !c.manages(r) {
-		return r, store.User{}, errDenied
+		return r, store.User{}, notManager(r)
 	}
 	u, err := c.user(name)
 	return r, u, err

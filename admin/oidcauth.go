@@ -117,7 +117,7 @@ func (c *call) resourceOf(coll collection, ids []string) (permission.Resource, e
 	case err == nil:
 		return permission.Resource{Kind: coll.kind, ID: id, Name: ids[0]}, nil
 	case errors.Is(err, ErrNoSuchObject) && !c.isAdmin():
-		return r, errDenied
+		return r, notManager(permission.Resource{Kind: coll.kind})
 	case errors.Is(err, ErrNoSuchObject):
 		return r, notFound(fmt.Sprintf("No %s named %s", coll.kind, ids[0]))
 	}
@@ -126,7 +126,7 @@ func (c *call) resourceOf(coll collection, ids []string) (permission.Resource, e
 
 func listGroups(c *call) error {
 	if !c.subj.Active {
-		return errDenied
+		return errInactive
 	}
 	groups, err := c.a.cfg.Store.ListGroups(c.ctx())
 	if err != nil {
@@ -150,7 +150,7 @@ func groupUsers(c *call, group string) error {
 // ({name, permission}); for the resource's managers.
 func holders(c *call, r permission.Resource, groups bool) error {
 	if !c.manages(r) {
-		return errDenied
+		return notManager(r)
 	}
 	grants, err := c.a.cfg.Store.ListGrants(c.ctx(), store.GrantFilter{Kind: r.Kind, Resource: r.ID})
 	if err != nil {
@@ -206,7 +206,7 @@ func principalRoute(c *call, pr permission.Principal, name string, ids []string)
 		return err
 	}
 	if !c.manages(r) {
-		return errDenied
+		return notManager(r)
 	}
 	if pr.Kind == permission.ToUser {
 		u, err := c.user(pr.Name)
@@ -276,7 +276,7 @@ func grantEntry(g permission.Grant) map[string]any {
 // group), else only those on resources the caller manages.
 func principalGrants(c *call, pr permission.Principal, kind permission.Kind) error {
 	if !c.subj.Active {
-		return errDenied
+		return errInactive
 	}
 	grants, err := c.a.cfg.Store.ListGrants(c.ctx(), store.GrantFilter{Kind: kind, Principal: &pr})
 	if err != nil {

@@ -271,7 +271,7 @@ func deleteUser(c *call) error {
 // UI's pickers).
 func listUsernames(c *call) error {
 	if !c.subj.Active {
-		return errDenied
+		return errInactive
 	}
 	want, has := c.r.URL.Query().Get("service"), c.r.URL.Query().Has("service")
 	if has && want != "true" && want != "false" {

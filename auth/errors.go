@@ -25,7 +25,7 @@ const (
 // Messages MLflow clients and tests match word for word.
 const (
 	MessageUnauthenticated  = "You are not authenticated. Please see https://www.mlflow.org/docs/latest/auth/index.html#authenticating-to-mlflow on how to authenticate."
-	MessagePermissionDenied = "Permission denied"
+	MessagePermissionDenied = "Permission denied."
 )
 
 // ErrNoCredentials is returned by an Authenticator when the request carries
@@ -62,11 +62,15 @@ func Unauthenticated(msg string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthenticated, Message: msg}
 }
 
-// PermissionDenied returns a 403 PERMISSION_DENIED error with msg, or MLflow's
-// "Permission denied" when msg is empty.
-func PermissionDenied(msg string) *Error {
-	if msg == "" {
-		msg = MessagePermissionDenied
+// PermissionDenied returns a 403 PERMISSION_DENIED error whose message is
+// MLflow's "Permission denied." followed by why, a sentence a data
+// scientist understands ("EDIT on experiment 12 is needed; you have READ
+// from group data-science."). MLflow's clients and its own auth tests
+// match "Permission denied." at the start, so why never replaces it.
+func PermissionDenied(why string) *Error {
+	msg := MessagePermissionDenied
+	if why != "" {
+		msg += " " + why
 	}
 	return &Error{Status: http.StatusForbidden, Code: CodePermissionDenied, Message: msg}
 }

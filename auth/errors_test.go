@@ -36,13 +36,13 @@ func TestWriteError(t *testing.T) {
 			name:   "permission denied, MLflow's sentence",
 			err:    PermissionDenied(""),
 			status: 403,
-			body:   `{"error_code":"PERMISSION_DENIED","message":"Permission denied"}`,
+			body:   `{"error_code":"PERMISSION_DENIED","message":"Permission denied."}`,
 		},
 		{
 			name:   "permission denied, own message",
-			err:    PermissionDenied("READ on experiment 7 is needed"),
+			err:    PermissionDenied("READ on experiment 7 is needed; you have NO_PERMISSIONS by default."),
 			status: 403,
-			body:   `{"error_code":"PERMISSION_DENIED","message":"READ on experiment 7 is needed"}`,
+			body:   `{"error_code":"PERMISSION_DENIED","message":"Permission denied. READ on experiment 7 is needed; you have NO_PERMISSIONS by default."}`,
 		},
 		{
 			name:   "bad request",
@@ -103,7 +103,7 @@ func TestErrorWrapping(t *testing.T) {
 	err := error(&Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable, Message: "store down", Err: cause})
 	assert.ErrorIs(t, err, cause)
 	assert.Equal(t, "TEMPORARILY_UNAVAILABLE: store down: connection refused", err.Error())
-	assert.Equal(t, "PERMISSION_DENIED: Permission denied", PermissionDenied("").Error())
+	assert.Equal(t, "PERMISSION_DENIED: Permission denied.", PermissionDenied("").Error())
 	var e *Error
 	assert.ErrorAs(t, fmt.Errorf("outer: %w", err), &e)
 }

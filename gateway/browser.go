@@ -23,7 +23,7 @@ func BrowserGuard(next http.Handler, trustedOrigins ...string) (http.Handler, er
 		}
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		auth.WriteError(w, auth.PermissionDenied("Cross-origin request refused: this write must come from the MLflow UI served by this gateway"))
+		auth.WriteError(w, auth.PermissionDenied("Cross-origin request refused: this write must come from the MLflow UI served by this gateway."))
 	}))
 	guarded := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -287,7 +287,7 @@ func (a *Authorizer) authorize(q *request) error {
 	snap := a.cfg.Engine.Snapshot()
 	subj := snap.Subject(id.Username, id.Groups)
 	if !subj.Active {
-		return auth.PermissionDenied("This account is deactivated")
+		return auth.PermissionDenied("This account is deactivated.")
 	}
 	m, ok := a.router.Classify(r.Method, path)
 	if !ok {
@@ -343,7 +343,7 @@ func (a *Authorizer) authorize(q *request) error {
 		// would refuse the request itself, but a later MLflow may read
 		// another field (presigned-upload-url learned model_id): a request
 		// the gateway cannot tie to a resource does not go on.
-		return auth.PermissionDenied("This request must name the resource it acts on")
+		return auth.PermissionDenied("This request must name the resource it acts on.")
 	}
 	if err := a.extraChecks(q, ep, subj, snap); err != nil {
 		return err
@@ -379,7 +379,7 @@ func (a *Authorizer) authorize(q *request) error {
 		if !d.Allows(c) {
 			a.cfg.Logger.DebugContext(r.Context(), "mlflow: denied", "user", subj.Username, "endpoint", ep.Path,
 				"resource", t.res.String(), "need", c.String(), "decision", d.Explain())
-			return auth.PermissionDenied("")
+			return denied(c, t.what, d)
 		}
 	}
 	return nil
@@ -423,8 +423,12 @@ func adminOnly(subj permission.Subject) error {
 	if subj.Admin {
 		return nil
 	}
-	return auth.PermissionDenied("")
+	return errAdminOnly
 }
+
+// errAdminOnly refuses what only administrators may do: requests no
+// per-resource rule decides (including those the gateway cannot classify).
+var errAdminOnly = auth.PermissionDenied("Only administrators may make this request through the gateway.")
 
 // values reads a ref's raw values from where the row says.
 func (a *Authorizer) values(r *http.Request, m *Match, rf ref, fields *Fields, fieldsErr error) ([]string, error) {
@@ -537,15 +541,17 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 	}
 	if allowed, d := snap.CanCreate(subj, kind, newName); !allowed {
 		a.cfg.Logger.DebugContext(q.r.Context(), "mlflow: rename refused", "user", subj.Username, "new_name", newName, "decision", d.Explain())
-		return auth.PermissionDenied("Renaming to " + newName + " needs EDIT from a rule on the new name")
+		return auth.PermissionDenied("Renaming to " + newName + " needs EDIT from a rule on the new name.")
 	}
 	return nil
 }
 
-// target is a resource to decide and whether it is only referred to.
+// target is a resource to decide, whether it is only referred to, and how
+// the request named it (for the refusal's message).
 type target struct {
 	res       permission.Resource
 	reference bool
+	what      string
 }
 
 // resolve turns a request's ids into the resources decided on.
@@ -579,7 +585,8 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 			if !ok {
 				return nil, 0, fmt.Errorf("%w: experiment id %q", ErrBadID, exp[0])
 			}
-			out = append(out, target{res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]}})
+			out = append(out, target{res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]},
+				what: fmt.Sprintf("scorer %s of experiment %s", name[0], canon)})
 			continue
 		}
 		vals, err := a.values(r, m, rf, &fields, fieldsErr)
@@ -599,7 +606,7 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 			}
 		}
 		if rf.required && len(vals) == 0 {
-			return nil, 0, auth.PermissionDenied("This request must name the resource it acts on")
+			return nil, 0, auth.PermissionDenied("This request must name the resource it acts on.")
 		}
 		if rf.kind == refDataset {
 			for _, v := range vals {
@@ -618,7 +625,7 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 					if err != nil {
 						return nil, 0, err
 					}
-					out = append(out, target{res: res, reference: rf.reference})
+					out = append(out, target{res: res, reference: rf.reference, what: named(refDataset, v, res)})
 				}
 			}
 			continue
@@ -636,7 +643,7 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 			case err != nil:
 				return nil, notFound, err
 			}
-			out = append(out, target{res: res, reference: rf.reference})
+			out = append(out, target{res: res, reference: rf.reference, what: named(rf.kind, v, res)})
 		}
 	}
 	return out, notFound, nil
@@ -797,4 +804,4 @@ var errNoResource = errors.New("mlflow: names no resource")
 
 // errNeedsName: the resource belongs to no experiment (a dataset linked to
 // none): the answer is admins only.
-var errNeedsName = auth.PermissionDenied("")
+var errNeedsName = auth.PermissionDenied("Only administrators may act on what belongs to no experiment.")

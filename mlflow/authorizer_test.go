@@ -695,3 +695,39 @@ func BenchmarkAuthorize(b *testing.B) {
 		})
 	}
 }
+
+// TestRefusalMessages: a refusal begins with MLflow's "Permission denied."
+// and says what was needed, on what the request named, and what the
+// caller has and from where; a run's experiment id is not revealed.
+func TestRefusalMessages(t *testing.T) {
+	f := newFixture(t, permission.Rule{Kind: permission.RegisteredModel, Pattern: "^team-", Principal: permission.ForUser("dave"), Level: permission.Read, Priority: 1})
+	for _, tt := range []struct {
+		name, user, method, target, body, want string
+	}{
+		{"a grant too low", "alice", "POST", "/api/2.0/mlflow/experiments/delete", `{"experiment_id":"1"}`,
+			"Permission denied. MANAGE on experiment 1 is needed; you have READ from a grant to you."},
+		{"nothing at all, through a run", "alice", "GET", "/api/2.0/mlflow/runs/get?run_id=" + otherTeamRun, "",
+			"Permission denied. READ on the experiment of run " + otherTeamRun + " is needed; you have NO_PERMISSIONS, the default: no grant or rule gives you access."},
+		{"a model", "bob", "POST", "/api/2.0/mlflow/registered-models/rename", `{"name":"churn-model","new_name":"x"}`,
+			"Permission denied. EDIT on registered model churn-model is needed; you have NO_PERMISSIONS, the default: no grant or rule gives you access."},
+		{"a rule", "dave", "POST", "/api/2.0/mlflow/registered-models/rename", `{"name":"team-x","new_name":"team-y"}`,
+			`Permission denied. EDIT on registered model team-x is needed; you have READ from the rule "^team-" for you.`},
+		{"a deactivated account", "gone", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "",
+			"Permission denied. This account is deactivated."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := f.do(tt.user, tt.method, tt.target, "application/json", tt.body)
+			require.Equal(t, http.StatusForbidden, status, body)
+			var e struct{ ErrorCode, Message string }
+			require.NoError(t, json.Unmarshal([]byte(body), &struct {
+				ErrorCode *string `json:"error_code"`
+				Message   *string `json:"message"`
+			}{&e.ErrorCode, &e.Message}))
+			assert.Equal(t, "PERMISSION_DENIED", e.ErrorCode)
+			assert.Equal(t, tt.want, e.Message)
+			if tt.user == "alice" && strings.Contains(tt.target, "run_id") {
+				assert.NotContains(t, e.Message, "experiment 2", "the run's experiment is not named")
+			}
+		})
+	}
+}

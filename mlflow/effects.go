@@ -110,18 +110,18 @@ func (a *Authorizer) authorizeCreate(q *request, ep *Endpoint, subj permission.S
 		return nil
 	}
 	if kind == permission.Experiment && f.Has("artifact_location") {
-		return auth.PermissionDenied("Only administrators may set an experiment's artifact_location")
+		return auth.PermissionDenied("Only administrators may set an experiment's artifact_location.")
 	}
 	if allowed, d := snap.CanCreate(subj, kind, name); !allowed {
 		a.cfg.Logger.DebugContext(q.r.Context(), "mlflow: create refused", "user", subj.Username, "kind", kind.String(), "name", name, "decision", d.Explain())
-		return auth.PermissionDenied(fmt.Sprintf("Creating a %s named %s needs EDIT from a rule on the name", kind, name))
+		return auth.PermissionDenied(fmt.Sprintf("Creating a %s named %s needs EDIT from a rule on the name.", kind, name))
 	}
 	exists, active, err := a.cfg.Grants.AccountStatus(q.r.Context(), subj.Username)
 	switch {
 	case err != nil:
 		return auth.Unavailable("Could not record the new resource's owner; try again", err)
 	case !exists || !active:
-		return auth.PermissionDenied("Your account is not registered with the gateway, so nothing you create could be granted to you; ask an administrator")
+		return auth.PermissionDenied("Your account is not registered with the gateway, so nothing you create could be granted to you; ask an administrator.")
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ func (a *Authorizer) authorizeGraphQL(q *request, subj permission.Subject, snap 
 	g, err := readGraphQL(body)
 	switch {
 	case errors.Is(err, errBatch):
-		return nil, auth.PermissionDenied("Batched GraphQL requests are for administrators")
+		return nil, auth.PermissionDenied("Batched GraphQL requests are for administrators.")
 	case err != nil:
 		return nil, auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
 	}
@@ -200,12 +200,12 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 			res = append(res, permission.Resource{Kind: permission.Experiment, ID: id})
 		}
 		if len(res) == 0 {
-			return nil, auth.PermissionDenied("GraphQL " + f.Name + " must name the experiments it searches")
+			return nil, auth.PermissionDenied("GraphQL " + f.Name + " must name the experiments it searches.")
 		}
 	case "mlflowSearchModelVersions":
 		// Decided on the answer: versions of unreadable models are dropped.
 	default:
-		return nil, auth.PermissionDenied("GraphQL field " + f.Name + " is for administrators")
+		return nil, auth.PermissionDenied("GraphQL field " + f.Name + " is for administrators.")
 	}
 	for _, r := range res {
 		if r.Kind == permission.Experiment && snap.HasRules(permission.Experiment) {
@@ -219,7 +219,7 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 			r.Name = name
 		}
 		if d := snap.Decide(subj, r); !d.Allows(permission.CanRead) {
-			return nil, auth.PermissionDenied("")
+			return nil, auth.PermissionDenied(fmt.Sprintf("READ is needed on every experiment GraphQL %s reads; on one of them you have %s.", f.Name, have(d)))
 		}
 	}
 	return versionFilters(f, []string{responseKey(f)})
@@ -229,7 +229,7 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 // MLflow does not have is left to MLflow's own error.
 func (a *Authorizer) graphQLRuns(ctx context.Context, field string, runs []string, snap *permission.Snapshot) ([]permission.Resource, error) {
 	if len(runs) == 0 {
-		return nil, auth.PermissionDenied("GraphQL " + field + " must name its runs")
+		return nil, auth.PermissionDenied("GraphQL " + field + " must name its runs.")
 	}
 	var out []permission.Resource
 	for _, run := range runs {
@@ -261,7 +261,7 @@ func versionFilters(f *ast.Field, path []string) ([]versionFilter, error) {
 				}
 			}
 			if len(vf.names) == 0 {
-				return nil, auth.PermissionDenied("GraphQL model versions must select their name, which decides who may read them")
+				return nil, auth.PermissionDenied("GraphQL model versions must select their name, which decides who may read them.")
 			}
 			out = append(out, vf)
 			continue

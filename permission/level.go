@@ -103,6 +103,14 @@ func ParseCapability(s string) (Capability, error) {
 // minLevel is the lowest level that has each capability.
 var minLevel = [...]Level{CanRead: Read, CanUse: Use, CanUpdate: Edit, CanDelete: Manage, CanManage: Manage}
 
+// MinLevel is the lowest level that has c (MANAGE for an unknown one).
+func (c Capability) MinLevel() Level {
+	if int(c) >= len(minLevel) {
+		return Manage
+	}
+	return minLevel[c]
+}
+
 // Allows reports whether l has capability c. An unknown capability is
 // allowed to nobody.
 func (l Level) Allows(c Capability) bool {
