@@ -34,8 +34,13 @@ const MenuScript = UIPrefix + "static/menu.js"
 //go:embed ui
 var uiFiles embed.FS
 
-// csrfCookie holds the browser's half of the forms' CSRF tokens.
-const csrfCookie = "mlflowauth_csrf"
+// csrfScope is where a form's CSRF token is good: the cookie holding the
+// browser's half, the path it is sent to, and what the HMAC is for (so a
+// token of one scope is worthless in another).
+type csrfScope struct{ cookie, path, purpose string }
+
+// uiCSRF protects the web UI's forms.
+var uiCSRF = csrfScope{cookie: "mlflowauth_csrf", path: UIPrefix, purpose: "csrf"}
 
 // contentSecurityPolicy lets the pages load their own style and script
 // and nothing else: no inline script, no framing, forms only to here.
@@ -56,7 +61,7 @@ func (a *API) registerUI() error {
 		return err
 	}
 	u := &ui{a: a, pages: map[string]*template.Template{}}
-	for _, p := range []string{"me", "tokens", "permissions", "grants", "users", "groups", "rules", "audit", "refused"} {
+	for _, p := range []string{"me", "tokens", "permissions", "grants", "users", "groups", "rules", "audit", "refused", "signup"} {
 		t, err := template.Must(base.Clone()).ParseFS(uiFiles, "ui/"+p+".html")
 		if err != nil {
 			return err
@@ -64,6 +69,8 @@ func (a *API) registerUI() error {
 		u.pages[p] = t
 	}
 	a.routes[UIPrefix] = http.HandlerFunc(u.serve)
+	a.routes[SignupPath] = http.HandlerFunc(u.signup)
+	a.routes[CreateUserUIPath] = http.HandlerFunc(u.createUserUI)
 	a.routes[strings.TrimSuffix(UIPrefix, "/")] = http.RedirectHandler(UIPrefix, http.StatusFound)
 	return nil
 }
@@ -79,11 +86,7 @@ type view struct {
 
 func (u *ui) serve(w http.ResponseWriter, r *http.Request) {
 	rel := strings.TrimPrefix(r.URL.Path, UIPrefix)
-	h := w.Header()
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cache-Control", "no-store")
+	pageHeaders(w)
 	if strings.HasPrefix(rel, "static/") {
 		u.static(w, r, rel)
 		return
@@ -95,7 +98,7 @@ func (u *ui) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	snap := u.a.cfg.Engine.Snapshot()
 	c := &call{a: u.a, w: w, r: r, id: id, snap: snap, subj: snap.Subject(id.Username, id.Groups)}
-	v := &view{Username: c.subj.Username, Admin: c.isAdmin(), CSRF: u.csrf(w, r)}
+	v := &view{Username: c.subj.Username, Admin: c.isAdmin(), CSRF: u.csrf(w, r, uiCSRF)}
 	if !c.subj.Active {
 		u.render(w, http.StatusForbidden, "refused", v, "Refused", "This account has no access: it is deactivated, or was never made. Ask an administrator.")
 		return
@@ -144,6 +147,15 @@ func (u *ui) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// pageHeaders are every page's: strict CSP, no sniffing, no caching.
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
 func (u *ui) static(w http.ResponseWriter, r *http.Request, rel string) {
 	b, err := fs.ReadFile(uiFiles, "ui/"+rel)
 	if err != nil || strings.Contains(rel, "..") {
@@ -168,12 +180,12 @@ func (u *ui) render(w http.ResponseWriter, status int, page string, v *view, tit
 	_, _ = w.Write(buf.Bytes())
 }
 
-// csrf returns the forms' token: an HMAC of a random value in a cookie of
+// csrf returns a form's token: an HMAC of a random value in a cookie of
 // this browser's (made on its first page). A form posted from elsewhere
 // has neither; a cookie planted by a sibling site does not match the
 // token without the key.
-func (u *ui) csrf(w http.ResponseWriter, r *http.Request) string {
-	c, err := r.Cookie(csrfCookie)
+func (u *ui) csrf(w http.ResponseWriter, r *http.Request, s csrfScope) string {
+	c, err := r.Cookie(s.cookie)
 	value := ""
 	if err == nil && len(c.Value) >= 32 {
 		value = c.Value
@@ -181,15 +193,15 @@ func (u *ui) csrf(w http.ResponseWriter, r *http.Request) string {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
 		value = base64.RawURLEncoding.EncodeToString(b)
-		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: value, Path: UIPrefix, HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: value, Path: s.path, HttpOnly: true,
 			Secure: r.TLS != nil || u.a.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
 	}
-	return u.csrfToken(value)
+	return u.csrfToken(s, value)
 }
 
-func (u *ui) csrfToken(cookie string) string {
+func (u *ui) csrfToken(s csrfScope, cookie string) string {
 	m := hmac.New(sha256.New, u.a.cfg.Secret)
-	m.Write([]byte("csrf\x00" + cookie))
+	m.Write([]byte(s.purpose + "\x00" + cookie))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
@@ -200,14 +212,19 @@ func (u *ui) checkForm(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return uiMessage("The form could not be read.")
 	}
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || len(c.Value) < 32 {
-		return errCSRF
-	}
-	if !hmac.Equal([]byte(r.PostForm.Get("csrf")), []byte(u.csrfToken(c.Value))) {
+	if !u.csrfValid(r, uiCSRF, r.PostForm.Get("csrf")) {
 		return errCSRF
 	}
 	return nil
+}
+
+// csrfValid checks a posted token against the browser's cookie.
+func (u *ui) csrfValid(r *http.Request, s csrfScope, token string) bool {
+	c, err := r.Cookie(s.cookie)
+	if err != nil || len(c.Value) < 32 {
+		return false
+	}
+	return hmac.Equal([]byte(token), []byte(u.csrfToken(s, c.Value)))
 }
 
 // uiMessage is a sentence for the person at the page, carried as an error.

@@ -60,14 +60,11 @@ func (a *API) registerUsers() {
 	a.route(p+"update-password", true, map[string]op{http.MethodPatch: updatePassword})
 	a.route(p+"update-admin", true, map[string]op{http.MethodPatch: updateAdmin})
 	a.route(p+"delete", true, map[string]op{http.MethodDelete: deleteUser})
-	// MLflow's sign-up page and its form post: accounts come from SSO or
-	// an administrator here, never from a page anyone can open.
-	for _, path := range []string{"/signup", p + "create-ui", "/ajax-api/2.0/mlflow/users/create-ui"} {
-		a.routes[path] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound,
-				Message: "Sign-up is not served: accounts come from single sign-on or an administrator (POST /api/2.0/mlflow/users/create)"})
-		})
-	}
+	// MLflow serves its sign-up form's post under /api only (signup.go).
+	a.routes["/ajax-api/2.0/mlflow/users/create-ui"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &auth.Error{Status: http.StatusNotFound, Code: auth.CodeEndpointNotFound,
+			Message: "Not found: MLflow's sign-up form posts to " + CreateUserUIPath})
+	})
 	// mlflow-oidc-auth's users router.
 	a.route("/api/2.0/mlflow/users", true, map[string]op{http.MethodGet: listUsernames, http.MethodPost: putUser, http.MethodDelete: deleteUser})
 	a.route(p+"access-token", true, map[string]op{http.MethodPatch: accessToken})

@@ -1,0 +1,90 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlflowauth/mlflowauth/admin"
+	"github.com/mlflowauth/mlflowauth/basic"
+)
+
+// TestSignupForm: MLflow 3's sign-up page and its form post, for
+// administrators, with a CSRF token that must come from the page.
+func TestSignupForm(t *testing.T) {
+	e := newEnv(t)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar}
+	send := func(caller, method, path, contentType, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(e.creds[caller])))
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const form = "application/x-www-form-urlencoded"
+	post := func(caller string, v url.Values) (int, string) {
+		return send(caller, "POST", admin.CreateUserUIPath, form, v.Encode())
+	}
+
+	status, page := send("root", "GET", admin.SignupPath, "", "")
+	require.Equal(t, http.StatusOK, status)
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page)
+	require.NotNil(t, m, page)
+	token := m[1]
+	assert.Contains(t, page, `action="`+admin.CreateUserUIPath+`"`)
+
+	status, page = post("root", url.Values{"username": {"carol"}, "password": {"carol-password-1"}})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, page, "The CSRF token is missing")
+	status, page = post("root", url.Values{"csrf_token": {token + "x"}, "username": {"carol"}, "password": {"carol-password-1"}})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, page, "The CSRF token is invalid")
+	status, page = send("root", "POST", admin.CreateUserUIPath, "application/json", `{"username":"carol"}`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, page, "Invalid content type")
+	status, page = post("root", url.Values{"csrf_token": {token}, "username": {"carol"}, "password": {"short"}})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, page, "Password must be a string longer than 12 characters.")
+	_, err = e.g.Store().GetUser(context.Background(), "carol")
+	require.Error(t, err, "nothing was made by a refused form")
+
+	status, page = post("root", url.Values{"csrf_token": {token}, "username": {"carol"}, "password": {"carol-password-1"}})
+	assert.Equal(t, http.StatusOK, status, page)
+	assert.Contains(t, page, "Successfully signed up user: carol")
+	u, err := e.g.Store().GetUser(context.Background(), "carol")
+	require.NoError(t, err)
+	ok, err := basic.VerifyPassword(u.PasswordHash, "carol-password-1")
+	require.NoError(t, err)
+	assert.True(t, ok, "the password works")
+	status, page = post("root", url.Values{"csrf_token": {token}, "username": {"carol"}, "password": {"carol-password-1"}})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, page, "Username has already been taken: carol")
+
+	// A non-administrator gets neither the page nor the post, even with
+	// an administrator's token.
+	status, _ = send("alice", "GET", admin.SignupPath, "", "")
+	assert.Equal(t, http.StatusForbidden, status)
+	status, page = post("alice", url.Values{"csrf_token": {token}, "username": {"mallory"}, "password": {"mallory-password-1"}})
+	assert.Equal(t, http.StatusForbidden, status)
+	assert.Contains(t, page, "Permission denied. Only administrators")
+	_, err = e.g.Store().GetUser(context.Background(), "mallory")
+	assert.Error(t, err)
+}
