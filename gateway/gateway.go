@@ -204,6 +204,12 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	// GraphQL is decided against the schema of the MLflow behind the
+	// gateway; until it can be read (MLflow still starting), against the
+	// embedded copy, and it is read again when a query does not fit.
+	if err := authz.LoadGraphQLSchema(ctx); err != nil {
+		g.log.WarnContext(ctx, "gateway: MLflow's GraphQL schema could not be read; using the embedded copy until it can", "error", err)
+	}
 	proxy, err := NewProxy(ProxyConfig{Upstream: cfg.Upstream, Username: cfg.UpstreamUsername, Password: cfg.UpstreamPassword,
 		SessionCookie: cfg.Session.CookieName, Transport: opts.Transport, Logger: g.log,
 		MenuScript: admin.MenuScript, UIPath: cfg.StaticPrefix + "/", MenuLogin: loginPath})

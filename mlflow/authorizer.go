@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
@@ -87,11 +86,12 @@ type Authorizer struct {
 	syncs    singleflight.Group
 	lastSync atomic.Int64 // unix nanoseconds
 
-	gql         *ast.Schema
-	secret      []byte
-	filterPages int
-	filterTime  time.Duration
-	maxAnswer   int
+	gql           atomic.Pointer[gqlSchema] // MLflow's, or the embedded copy
+	schemaChecked atomic.Int64              // unix nanoseconds of the last version check
+	secret        []byte
+	filterPages   int
+	filterTime    time.Duration
+	maxAnswer     int
 }
 
 // NewAuthorizer returns an Authorizer.
@@ -114,9 +114,11 @@ func NewAuthorizer(cfg Config) (*Authorizer, error) {
 	}
 	a := &Authorizer{cfg: cfg, router: router, budget: semaphore.NewWeighted(cfg.BodyBudget),
 		secret: cfg.SecretKey, filterPages: cfg.FilterPages, filterTime: cfg.FilterTime, maxAnswer: cfg.MaxAnswer}
-	if a.gql, err = loadGraphQLSchema(); err != nil {
+	embedded, err := loadGraphQLSchema()
+	if err != nil {
 		return nil, err
 	}
+	a.gql.Store(&gqlSchema{schema: embedded})
 	if len(a.secret) == 0 {
 		a.secret = make([]byte, 32)
 		if _, err := rand.Read(a.secret); err != nil {
@@ -324,7 +326,11 @@ func (a *Authorizer) authorize(q *request) error {
 	if subj.Admin {
 		return nil
 	}
-	resources, notFound, err := a.resolve(r.Context(), q, &m, refs, snap)
+	ctx := r.Context()
+	if need != permission.CanRead {
+		ctx = forWriting(ctx)
+	}
+	resources, notFound, err := a.resolve(ctx, q, &m, refs, snap)
 	var ae *auth.Error
 	switch {
 	case errors.As(err, &ae):

@@ -731,3 +731,33 @@ func TestRefusalMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceSearchLocations: MLflow 3.5's search_traces names experiments
+// in locations[].mlflow_experiment.experiment_id, in either spelling;
+// every one named there or in experiment_ids needs READ.
+func TestTraceSearchLocations(t *testing.T) {
+	f := newFixture(t)
+	loc := func(ids ...string) string {
+		var parts []string
+		for _, id := range ids {
+			parts = append(parts, `{"type":"MLFLOW_EXPERIMENT","mlflow_experiment":{"experiment_id":"`+id+`"}}`)
+		}
+		return strings.Join(parts, ",")
+	}
+	for _, tt := range []struct {
+		name, user, body string
+		want             int
+	}{
+		{"the caller's own experiment", "bob", `{"locations":[` + loc("2") + `],"max_results":10}`, 200},
+		{"another experiment among the locations", "bob", `{"locations":[` + loc("2", "1") + `]}`, 403},
+		{"experiment_ids readable, a location not", "bob", `{"experiment_ids":["2"],"locations":[` + loc("1") + `]}`, 403},
+		{"camelCase, as protobuf's JSON reads it", "bob", `{"locations":[{"type":"MLFLOW_EXPERIMENT","mlflowExperiment":{"experimentId":"1"}}]}`, 403},
+		{"READ is enough", "alice", `{"locations":[` + loc("1") + `]}`, 200},
+		{"nothing named", "bob", `{"locations":[]}`, 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, body := f.do(tt.user, "POST", "/api/3.0/mlflow/traces/search", "application/json", tt.body)
+			assert.Equal(t, tt.want, got, body)
+		})
+	}
+}

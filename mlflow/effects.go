@@ -178,6 +178,17 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 				}
 			}
 			e = &effect{kind: effCreate, res: permission.Resource{Kind: kind}, idPath: making[path].idPath}
+			if kind == permission.Experiment {
+				// The name: a "does not exist" remembered for it ends with
+				// the create.
+				f, err := q.Fields()
+				if err != nil {
+					return err
+				}
+				if e.res.Name, err = str(f, "name"); err != nil {
+					return err
+				}
+			}
 		case path == "/api/3.0/mlflow/scorers/register", path == "/api/3.0/mlflow/scorers/delete":
 			res, ok, err := scorerOf(q)
 			if err != nil || !ok {
@@ -396,8 +407,10 @@ func (a *Authorizer) record(ctx context.Context, subj permission.Subject, e *eff
 	}
 	if f, ok := a.cfg.Lookups.(interface {
 		ForgetResource(permission.Resource, string)
-	}); ok && e.kind != effCreate {
-		f.ForgetResource(res, e.newName) // at once here; other replicas through the feed
+	}); ok {
+		// At once here; other replicas through the feed. A create ends
+		// the "does not exist" remembered for its name or id.
+		f.ForgetResource(res, e.newName)
 	}
 	if err != nil {
 		a.cfg.Logger.ErrorContext(ctx, "mlflow: could not record what MLflow did; fix the grants in the admin API",

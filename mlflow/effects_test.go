@@ -335,3 +335,36 @@ func TestSecondProcess(t *testing.T) {
 	assert.Equal(t, "1190", exps[0].(map[string]any)["experiment_id"], "the second process goes on where the first stopped")
 	assert.Empty(t, body["next_page_token"])
 }
+
+// TestCreateEndsNotFound: a "does not exist" remembered for a name ends
+// with the create that makes it on this replica (the creator reads at
+// once), and a write never trusts a remembered one.
+func TestCreateEndsNotFound(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	uri := newStoreURI(t, ctx, store.User{Username: "dave"})
+	d := mlflowtest.New(t)
+	one := newReplica(t, ctx, uri, d, 50*time.Millisecond, storeGrants)
+
+	code, _ := one.do(t, "dave", "GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=fresh", "")
+	require.Equal(t, 404, code, "MLflow's own answer; the gateway now remembers the name is free")
+	code, body := one.do(t, "dave", "POST", "/api/2.0/mlflow/experiments/create", `{"name":"fresh"}`)
+	require.Equal(t, 200, code, body)
+	exp, _ := body["experiment_id"].(string)
+	id, err := one.a.cfg.Lookups.ExperimentByName(ctx, "fresh")
+	require.NoError(t, err, "the remembered \"does not exist\" ended with the create")
+	assert.Equal(t, exp, id)
+
+	// Made behind this replica's back (another replica): reads may use the
+	// remembered answer for a few seconds, writes may not.
+	up, err := NewUpstream(UpstreamConfig{URL: d.URL(), Timeout: 2 * time.Second})
+	require.NoError(t, err)
+	_, err = up.ExperimentByName(ctx, "elsewhere")
+	require.ErrorIs(t, err, ErrNotFound)
+	d.AddExperiment("555", "elsewhere")
+	_, err = up.ExperimentByName(ctx, "elsewhere")
+	assert.ErrorIs(t, err, ErrNotFound, "a read may use the remembered answer")
+	id, err = up.ExperimentByName(forWriting(ctx), "elsewhere")
+	require.NoError(t, err, "a write asks MLflow again")
+	assert.Equal(t, "555", id)
+}

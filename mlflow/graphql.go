@@ -98,14 +98,19 @@ func (a *Authorizer) authorizeGraphQL(q *request, subj permission.Subject, snap 
 	case err != nil:
 		return nil, auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
 	}
-	doc, gerrs := gqlparser.LoadQueryWithRules(a.gql, g.Query, nil) // nil: the spec's rules
+	ctx := q.r.Context()
+	schema := a.gql.Load().schema
+	doc, gerrs := gqlparser.LoadQueryWithRules(schema, g.Query, nil) // nil: the spec's rules
+	if len(gerrs) > 0 && a.reloadSchema(ctx) {
+		schema = a.gql.Load().schema
+		doc, gerrs = gqlparser.LoadQueryWithRules(schema, g.Query, nil)
+	}
 	if len(gerrs) > 0 {
 		return nil, auth.BadRequest(auth.CodeInvalidParameterValue, "GraphQL: "+gerrs[0].Message)
 	}
-	ctx := q.r.Context()
 	var filters []versionFilter
 	for _, op := range doc.Operations {
-		vars, err := validator.VariableValues(a.gql, op, g.Variables)
+		vars, err := validator.VariableValues(schema, op, g.Variables)
 		if err != nil {
 			return nil, auth.BadRequest(auth.CodeInvalidParameterValue, "GraphQL: "+err.Error())
 		}

@@ -59,17 +59,23 @@ type ref struct {
 // byPath are the rules of rows whose contract leaves the id to
 // gateway_required (id_source "n/a"), read from its gateway_note.
 var byPath = map[string][]ref{
-	"/api/2.0/mlflow/artifacts/presigned-upload-url":      {{kind: refRun, names: []string{"run_id"}}},
-	"/ajax-api/2.0/mlflow/gateway-proxy":                  {{kind: refGatewayProxyPath, names: []string{"gateway_path"}, required: true}},
-	"/api/2.0/mlflow/runs/log-inputs":                     {{kind: refRun, names: []string{"run_id"}}},
-	"/api/2.0/mlflow/runs/outputs":                        {{kind: refRun, names: []string{"run_id"}}},
-	"/api/2.0/mlflow/metrics/get-history-bulk-interval":   {{kind: refRun, names: []string{"run_ids", "run_id"}, many: true}},
-	"/api/2.0mlflow/experiments/search-datasets":          {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
-	"/api/2.0/mlflow/traces":                              nil, // by method, below
-	"/api/3.0/mlflow/traces/get":                          {{kind: refTrace, names: []string{"trace_id"}}},
-	"/api/3.0/mlflow/traces/batchGet":                     {{kind: refTrace, names: []string{"trace_ids"}, many: true}},
-	"/api/3.0/mlflow/traces/batchGetInfos":                {{kind: refTrace, names: []string{"trace_ids"}, many: true}},
-	"/api/3.0/mlflow/traces/search":                       {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/2.0/mlflow/artifacts/presigned-upload-url":    {{kind: refRun, names: []string{"run_id"}}},
+	"/ajax-api/2.0/mlflow/gateway-proxy":                {{kind: refGatewayProxyPath, names: []string{"gateway_path"}, required: true}},
+	"/api/2.0/mlflow/runs/log-inputs":                   {{kind: refRun, names: []string{"run_id"}}},
+	"/api/2.0/mlflow/runs/outputs":                      {{kind: refRun, names: []string{"run_id"}}},
+	"/api/2.0/mlflow/metrics/get-history-bulk-interval": {{kind: refRun, names: []string{"run_ids", "run_id"}, many: true}},
+	"/api/2.0mlflow/experiments/search-datasets":        {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
+	"/api/2.0/mlflow/traces":                            nil, // by method, below
+	"/api/3.0/mlflow/traces/get":                        {{kind: refTrace, names: []string{"trace_id"}}},
+	"/api/3.0/mlflow/traces/batchGet":                   {{kind: refTrace, names: []string{"trace_ids"}, many: true}},
+	"/api/3.0/mlflow/traces/batchGetInfos":              {{kind: refTrace, names: []string{"trace_ids"}, many: true}},
+	// MLflow 3.5 reads only locations[].mlflow_experiment.experiment_id;
+	// later versions and older clients send experiment_ids: every
+	// experiment named either way is decided.
+	"/api/3.0/mlflow/traces/search": {
+		{kind: refExperiment, names: []string{"experiment_ids"}, many: true},
+		{kind: refExperiment, names: []string{"locations"}, path: []string{"mlflow_experiment", "experiment_id"}},
+	},
 	"/api/3.0/mlflow/traces/calculate-filter-correlation": {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
 	"/api/3.0/mlflow/traces/metrics":                      {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
 	"/api/2.0/mlflow/traces/link-to-run": {

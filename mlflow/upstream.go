@@ -1,6 +1,7 @@
 package mlflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,7 +181,7 @@ func (u *Upstream) ForgetAll() { u.cache.Purge() }
 func (u *Upstream) lookup(ctx context.Context, kind, key string, ttl time.Duration, fetch func(context.Context) (string, error)) (string, error) {
 	ck := kind + "\x00" + key
 	now := u.cfg.Now()
-	if c, ok := u.cache.Get(ck); ok && (c.until.IsZero() || now.Before(c.until)) {
+	if c, ok := u.cache.Get(ck); ok && (c.until.IsZero() || now.Before(c.until)) && !(c.err != nil && forWrite(ctx)) {
 		return c.value, c.err
 	}
 	v, err, _ := u.group.Do(ck, func() (any, error) {
@@ -202,30 +203,57 @@ func (u *Upstream) lookup(ctx context.Context, kind, key string, ttl time.Durati
 	return value, err
 }
 
-// get calls MLflow and decodes its JSON answer into v.
-func (u *Upstream) get(ctx context.Context, path string, query url.Values, v any) error {
+// writeKey marks a lookup made to decide a write.
+type writeKey struct{}
+
+// forWriting returns a context whose lookups do not trust a remembered
+// "does not exist": another replica may have just made the object, and a
+// write decided on a stale negative answer could land on the wrong kind.
+func forWriting(ctx context.Context) context.Context { return context.WithValue(ctx, writeKey{}, true) }
+
+func forWrite(ctx context.Context) bool { v, _ := ctx.Value(writeKey{}).(bool); return v }
+
+// call sends one request to MLflow and returns its status and (at most 4
+// MiB of) its answer.
+func (u *Upstream) call(ctx context.Context, method, path string, query url.Values, body []byte) (int, []byte, error) {
 	target := *u.base
 	target.Path = strings.TrimSuffix(u.base.Path, "/") + path
 	target.RawPath = ""
 	target.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.String(), nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return 0, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if u.cfg.Username != "" {
 		req.SetBasicAuth(u.cfg.Username, u.cfg.Password)
 	}
 	resp, err := u.cfg.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return 0, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return 0, nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return resp.StatusCode, answer, nil
+}
+
+// get calls MLflow and decodes its JSON answer into v.
+func (u *Upstream) get(ctx context.Context, path string, query url.Values, v any) error {
+	status, body, err := u.call(ctx, http.MethodGet, path, query, nil)
+	if err != nil {
+		return err
 	}
 	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	case status == http.StatusNotFound:
 		var e struct {
 			Code string `json:"error_code"`
 		}
@@ -233,7 +261,7 @@ func (u *Upstream) get(ctx context.Context, path string, query url.Values, v any
 			return ErrNotFound
 		}
 		return fmt.Errorf("%w: %s answered 404 without RESOURCE_DOES_NOT_EXIST", ErrUnavailable, path)
-	case resp.StatusCode == http.StatusBadRequest:
+	case status == http.StatusBadRequest:
 		// MLflow's answer to an id it cannot parse: it does not exist.
 		var e struct {
 			Code string `json:"error_code"`
@@ -242,8 +270,8 @@ func (u *Upstream) get(ctx context.Context, path string, query url.Values, v any
 			return ErrNotFound
 		}
 		return fmt.Errorf("%w: %s answered 400", ErrUnavailable, path)
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("%w: %s answered %d", ErrUnavailable, path, resp.StatusCode)
+	case status != http.StatusOK:
+		return fmt.Errorf("%w: %s answered %d", ErrUnavailable, path, status)
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrUnavailable, path, err)
