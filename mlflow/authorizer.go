@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sync/singleflight"
 
-
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
 )
