@@ -19,7 +19,6 @@ import (
 	"github.com/mlflowauth/mlflowauth/gateway"
 	"github.com/mlflowauth/mlflowauth/internal/realmlflow"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
-	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
 	_ "github.com/mlflowauth/mlflowauth/store/sqlite"
 )
@@ -184,14 +183,6 @@ func (s *suite) newUser(t *testing.T, prefix string) user {
 	}
 	u.Token = secret
 	return u
-}
-
-// grant gives u level on res, as the admin API would.
-func (s *suite) grant(t *testing.T, u user, res permission.Resource, level permission.Level) {
-	t.Helper()
-	if err := s.g.Store().PutGrant(context.Background(), permission.Grant{Resource: res, Principal: permission.ForUser(u.Name), Level: level}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // python runs testdata/script with MLflow's client, the tracking URI the

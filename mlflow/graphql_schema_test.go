@@ -44,13 +44,13 @@ func TestSchemaFromIntrospection(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, s3.Query.Fields.ForName("mlflowSearchRuns"), "3.5.1 has mlflowSearchRuns")
 	assert.NotNil(t, s3.Directives["component"], "the UI's @component directive")
-	_, gerrs := gqlparser.LoadQuery(s3, runPageQuery)
+	_, gerrs := gqlparser.LoadQueryWithRules(s3, runPageQuery, nil)
 	assert.Empty(t, gerrs, "3.5.1's run page query fits 3.5.1's schema")
-	_, gerrs = gqlparser.LoadQuery(s2, runPageQuery)
+	_, gerrs = gqlparser.LoadQueryWithRules(s2, runPageQuery, nil)
 	assert.NotEmpty(t, gerrs, "and not 2.17.2's")
 	embedded, err := loadGraphQLSchema()
 	require.NoError(t, err)
-	_, gerrs = gqlparser.LoadQuery(embedded, runPageQuery)
+	_, gerrs = gqlparser.LoadQueryWithRules(embedded, runPageQuery, nil)
 	assert.NotEmpty(t, gerrs, "nor the embedded copy: why the schema is read from MLflow")
 }
 
