@@ -325,11 +325,7 @@ func (a *Authorizer) authorize(q *request) error {
 	if subj.Admin {
 		return nil
 	}
-	ctx := r.Context()
-	if need != permission.CanRead {
-		ctx = forWriting(ctx)
-	}
-	resources, notFound, err := a.resolve(ctx, q, &m, refs, snap)
+	resources, notFound, err := a.resolve(r.Context(), q, &m, refs, snap)
 	var ae *auth.Error
 	switch {
 	case errors.As(err, &ae):
@@ -523,6 +519,10 @@ func promptTagChange(q *request, ep *Endpoint) bool {
 func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subject, snap *permission.Snapshot) error {
 	var kind permission.Kind
 	switch ep.Path {
+	case "/v1/traces":
+		return a.otlpTraces(q, subj, snap)
+	case "/api/2.0/mlflow/traces/<request_id>/tags", "/api/3.0/mlflow/traces/<trace_id>/tags", "/api/2.0/mlflow/traces", "/api/3.0/mlflow/traces":
+		return locationTags(q, ep)
 	case "/api/2.0/mlflow/experiments/update":
 		kind = permission.Experiment
 	case "/api/2.0/mlflow/registered-models/rename":
@@ -547,6 +547,80 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 	if allowed, d := snap.CanCreate(subj, kind, newName); !allowed {
 		a.cfg.Logger.DebugContext(q.r.Context(), "mlflow: rename refused", "user", subj.Username, "new_name", newName, "decision", d.Explain())
 		return auth.PermissionDenied("Renaming to " + newName + " needs EDIT from a rule on the new name.")
+	}
+	return nil
+}
+
+// locationTag is the trace tag MLflow reads as where the trace's spans
+// are (get-trace-artifact downloads from it): the server sets it, and a
+// caller who could point their own trace's at another trace's artifacts
+// would read that trace through their own.
+const locationTag = "mlflow.artifactLocation"
+
+// locationTags refuses a non-admin's setting or deleting the location tag
+// of a trace, at its start or later.
+func locationTags(q *request, ep *Endpoint) error {
+	f, err := q.Fields()
+	if err == errBudget {
+		return err
+	}
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	var keys []string
+	switch ep.Path {
+	case "/api/2.0/mlflow/traces": // StartTrace: tags is a list of {key, value}
+		keys, err = f.Nested("tags", "key")
+	case "/api/3.0/mlflow/traces": // StartTraceV3: trace_info.tags is a map
+		var v []string
+		if v, err = f.Nested("trace", "trace_info", "tags", locationTag); len(v) > 0 {
+			keys = []string{locationTag}
+		}
+	default: // set or delete one tag
+		var k string
+		k, _, err = f.String("key")
+		keys = []string{k}
+	}
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	for _, k := range keys {
+		if k == locationTag {
+			return auth.PermissionDenied("The tag " + locationTag + " is where MLflow keeps a trace's spans; only MLflow sets it.")
+		}
+	}
+	return nil
+}
+
+// otlpTraces: spans sent over OTLP land in the trace they name, wherever
+// it is; a trace that exists in another experiment needs EDIT there too,
+// or spans could be written into someone else's trace.
+func (a *Authorizer) otlpTraces(q *request, subj permission.Subject, snap *permission.Snapshot) error {
+	body, err := q.Body()
+	if err != nil {
+		return err
+	}
+	ids, err := otlpTraceIDs(body)
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	ctx := q.r.Context()
+	for _, id := range ids {
+		res, err := a.resource(ctx, refTrace, id, snap)
+		var ae *auth.Error
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue // a new trace, in the experiment of the header
+		case errors.As(err, &ae):
+			return err
+		case errors.Is(err, ErrBadID):
+			return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+		case err != nil:
+			return unavailable(err)
+		}
+		if d := snap.Decide(subj, res); !d.Allows(permission.CanUpdate) {
+			return denied(permission.CanUpdate, "the experiment of trace "+id, d)
+		}
 	}
 	return nil
 }
@@ -787,21 +861,87 @@ func proxiedEndpoint(p string) (string, bool) {
 	return name, true
 }
 
-// sourceResource resolves a model version's source to the experiment of
-// the run, logged model or artifact location it names. A source of another
-// kind (a storage URI) names nothing the gateway decides on.
+// promptSource is the source MLflow's client gives a prompt's version
+// (mlflow.genai.register_prompt): a placeholder that names nothing.
+const promptSource = "dummy-source"
+
+// sourceResource resolves a model version's source as MLflow reads it
+// (urllib's urlparse: the scheme in any case, a netloc after "//" that
+// names no object, the path) to what it names: the experiment of a run, a
+// logged model or an artifact path, or a registered model (models:/name/…
+// and models:/name@alias, whose own versions were checked when they were
+// made). Anything else, a local path, file://, a storage bucket or another
+// host, could name any file MLflow can read: only administrators may use
+// it.
 func (a *Authorizer) sourceResource(ctx context.Context, src string, snap *permission.Snapshot) (permission.Resource, error) {
-	switch {
-	case strings.HasPrefix(src, "runs:/"):
-		run, _, _ := strings.Cut(strings.TrimPrefix(src, "runs:/"), "/")
-		return a.resource(ctx, refRun, run, snap)
-	case strings.HasPrefix(src, "models:/m-"):
-		id, _, _ := strings.Cut(strings.TrimPrefix(src, "models:/"), "/")
-		return a.resource(ctx, refLoggedModel, id, snap)
-	case strings.HasPrefix(src, "mlflow-artifacts:/"):
-		return a.resource(ctx, refArtifactPath, strings.TrimLeft(strings.TrimPrefix(src, "mlflow-artifacts:"), "/"), snap)
+	if src == promptSource {
+		return permission.Resource{}, errNoResource
 	}
-	return permission.Resource{}, errNoResource
+	scheme, path, ok := splitSource(src)
+	if !ok {
+		return permission.Resource{}, unresolvableSource(src)
+	}
+	rest := strings.TrimPrefix(path, "/")
+	first, _, _ := strings.Cut(rest, "/")
+	switch scheme {
+	case "runs":
+		if first != "" {
+			return a.resource(ctx, refRun, first, snap)
+		}
+	case "models":
+		if strings.HasPrefix(first, "m-") && !strings.Contains(first, "@") {
+			return a.resource(ctx, refLoggedModel, first, snap)
+		}
+		name, _, _ := strings.Cut(first, "@")
+		if name != "" {
+			return a.resource(ctx, refModel, name, snap)
+		}
+	case "mlflow-artifacts":
+		return a.resource(ctx, refArtifactPath, rest, snap)
+	case "http", "https":
+		if p, ok := strings.CutPrefix(path, "/api/2.0/mlflow-artifacts/artifacts/"); ok {
+			return a.resource(ctx, refArtifactPath, p, snap)
+		}
+	}
+	return permission.Resource{}, unresolvableSource(src)
+}
+
+// splitSource reads a source URI's scheme (lower-cased, as urlparse does)
+// and path, dropping a "//netloc", the query and the fragment. A source
+// without a scheme (a local path), or whose path has a dot segment, an
+// escape or a backslash, is not split: MLflow would read a file.
+func splitSource(src string) (scheme, path string, ok bool) {
+	i := strings.IndexByte(src, ':')
+	if i <= 0 {
+		return "", "", false
+	}
+	for k, c := range src[:i] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || k > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", "", false
+		}
+	}
+	scheme, path = strings.ToLower(src[:i]), src[i+1:]
+	if rest, ok := strings.CutPrefix(path, "//"); ok {
+		_, path, _ = strings.Cut(rest, "/")
+		path = "/" + path
+	}
+	if j := strings.IndexAny(path, "?#"); j >= 0 {
+		path = path[:j]
+	}
+	if strings.ContainsAny(path, "%\\") {
+		return "", "", false
+	}
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return "", "", false
+		}
+	}
+	return scheme, path, true
+}
+
+func unresolvableSource(src string) error {
+	return auth.PermissionDenied(fmt.Sprintf("The gateway cannot tell what the source %q names, so only administrators may use it; "+
+		"give runs:/<run id>/<path>, models:/<model>, mlflow-artifacts:/<path> or the artifact proxy's URL.", src))
 }
 
 // errNoResource: the value names nothing decided on; skipped.

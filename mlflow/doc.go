@@ -24,7 +24,7 @@
 // MLflow's handler reads them (ReadFields, path parameters, the query of an
 // upload), resolves runs, logged models, traces and experiment names to
 // experiments through the upstream (Upstream: strict id syntax, cached,
-// a short negative cache, de-duplicated, with timeouts), and asks the
+// found answers only, de-duplicated, with timeouts), and asks the
 // permission engine:
 //
 //	authz, err := mlflow.NewAuthorizer(mlflow.Config{Engine: engine, Lookups: upstream})

@@ -46,10 +46,12 @@ type effect struct {
 	res  permission.Resource // created (ID from the answer when idPath is set), renamed, deleted
 	// idPath is where the created resource's id is in MLflow's answer.
 	idPath []string
-	// keep: an existing grant of the caller's is left as it is (MLflow
-	// ignores RESOURCE_ALREADY_EXISTS when a scorer is registered again).
-	keep    bool
-	newName string
+	// firstVersion: MLflow registers a scorer again under its name as a
+	// new version; only the answer's version 1 is a new object whose
+	// creator is granted (re-registering someone else's scorer with EDIT
+	// on the experiment gives nothing).
+	firstVersion bool
+	newName      string
 }
 
 // making are the rows that make a resource: its kind, where MLflow's
@@ -197,7 +199,7 @@ func (a *Authorizer) plan(q *request) (*effect, error) {
 			if strings.HasSuffix(path, "/delete") {
 				e = &effect{kind: effDelete, res: res}
 			} else {
-				e = &effect{kind: effCreate, res: res, keep: true}
+				e = &effect{kind: effCreate, res: res, firstVersion: true}
 			}
 		case unmaking[path].field != "":
 			f, err := q.Fields()
@@ -385,8 +387,8 @@ func (a *Authorizer) record(ctx context.Context, subj permission.Subject, e *eff
 				res.ID, _ = CanonicalExperimentID(id)
 			}
 		}
-		if e.keep {
-			if d := a.cfg.Engine.Snapshot().Decide(subj, res); d.Source == permission.SourceUser {
+		if e.firstVersion {
+			if v, ok := answerField(answer, []string{"version"}); !ok || v != "1" {
 				return
 			}
 		}
@@ -399,9 +401,17 @@ func (a *Authorizer) record(ctx context.Context, subj permission.Subject, e *eff
 		}
 		err = g.PutGrant(ctx, permission.Grant{Resource: res, Principal: permission.ForUser(subj.Username), Level: permission.Manage})
 	case effRename:
-		err = g.RenameResource(ctx, res, e.newName)
+		for _, r := range sameName(res) {
+			if err = g.RenameResource(ctx, r, e.newName); err != nil {
+				break
+			}
+		}
 	case effDelete:
-		err = g.DeleteResource(ctx, res)
+		for _, r := range sameName(res) {
+			if err = g.DeleteResource(ctx, r); err != nil {
+				break
+			}
+		}
 	case effNameChange:
 		err = g.PublishNameChange(ctx, res, e.newName)
 	}
@@ -416,6 +426,20 @@ func (a *Authorizer) record(ctx context.Context, subj permission.Subject, e *eff
 		a.cfg.Logger.ErrorContext(ctx, "mlflow: could not record what MLflow did; fix the grants in the admin API",
 			"user", subj.Username, "resource", res.String(), "error", err)
 	}
+}
+
+// sameName is every resource a registered model's name holds grants
+// under: MLflow keeps prompts as registered models, and whether the name
+// is one or the other is a cached belief that a tag can change. A rename
+// or delete moves or drops the grants of both kinds, so nothing is left
+// on the name for an object made under it later.
+func sameName(r permission.Resource) []permission.Resource {
+	if r.Kind != permission.RegisteredModel && r.Kind != permission.Prompt {
+		return []permission.Resource{r}
+	}
+	model, prompt := r, r
+	model.Kind, prompt.Kind = permission.RegisteredModel, permission.Prompt
+	return []permission.Resource{model, prompt}
 }
 
 // answerField reads a string (or number) at a path of MLflow's JSON answer.

@@ -198,8 +198,11 @@ func ReadFields(r *http.Request, limit int64) (Fields, error) {
 	}
 	f := Fields{m: map[string]field{}}
 	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		if r.URL.RawQuery != "" {
+	case http.MethodGet:
+		// MLflow reads a GET's query when it has parameters, else its
+		// body; every other method, HEAD included (Flask serves it with
+		// the GET view), is read from the JSON body.
+		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || len(q) > 0 {
 			return f, readQuery(&f, r.URL.RawQuery)
 		}
 	case http.MethodPost, http.MethodPut:

@@ -22,6 +22,8 @@ func TestReadFieldsWhereMLflowReads(t *testing.T) {
 	}{
 		{"GET reads the query", "GET", "/x?run_id=q", "", `{"run_id":"b"}`, "run_id", "q", false},
 		{"GET without a query reads the body", "GET", "/x", "text/plain", `{"run_id":"b"}`, "run_id", "b", false},
+		{"HEAD reads the body, not the query (Flask's GET view, MLflow's non-GET branch)", "HEAD", "/x?run_id=q", "", `{"run_id":"b"}`, "run_id", "b", false},
+		{"HEAD without a body has no id, whatever the query says", "HEAD", "/x?run_id=q", "", ``, "run_id", "", true},
 		{"POST reads the JSON body", "POST", "/x?run_id=q", "application/json", `{"run_id":"b"}`, "run_id", "b", false},
 		{"PATCH ignores the query", "PATCH", "/x?name=q", "", `{"name":"b"}`, "name", "b", false},
 		{"DELETE reads the body whatever the Content-Type", "DELETE", "/x?name=decoy", "text/plain", `{"name":"real"}`, "name", "real", false},

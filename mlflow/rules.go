@@ -59,10 +59,14 @@ type ref struct {
 // byPath are the rules of rows whose contract leaves the id to
 // gateway_required (id_source "n/a"), read from its gateway_note.
 var byPath = map[string][]ref{
-	"/api/2.0/mlflow/artifacts/presigned-upload-url":    {{kind: refRun, names: []string{"run_id"}}},
-	"/ajax-api/2.0/mlflow/gateway-proxy":                {{kind: refGatewayProxyPath, names: []string{"gateway_path"}, required: true}},
-	"/api/2.0/mlflow/runs/log-inputs":                   {{kind: refRun, names: []string{"run_id"}}},
-	"/api/2.0/mlflow/runs/outputs":                      {{kind: refRun, names: []string{"run_id"}}},
+	"/api/2.0/mlflow/artifacts/presigned-upload-url": {{kind: refRun, names: []string{"run_id"}}},
+	"/ajax-api/2.0/mlflow/gateway-proxy":             {{kind: refGatewayProxyPath, names: []string{"gateway_path"}, required: true}},
+	"/api/2.0/mlflow/runs/log-inputs":                {{kind: refRun, names: []string{"run_id"}}},
+	"/api/2.0/mlflow/runs/outputs": {
+		{kind: refRun, names: []string{"run_id"}},
+		// The logged models recorded as the run's outputs: READ on each.
+		{kind: refLoggedModel, names: []string{"models"}, path: []string{"model_id"}, reference: true},
+	},
 	"/api/2.0/mlflow/metrics/get-history-bulk-interval": {{kind: refRun, names: []string{"run_ids", "run_id"}, many: true}},
 	"/api/2.0mlflow/experiments/search-datasets":        {{kind: refExperiment, names: []string{"experiment_ids"}, many: true}},
 	"/api/2.0/mlflow/traces":                            nil, // by method, below
@@ -92,8 +96,14 @@ var byPath = map[string][]ref{
 	"/ajax-api/3.0/mlflow/scorers/online-configs":              {{kind: refExperiment, names: []string{"experiment_id"}}},
 	"/ajax-api/3.0/mlflow/scorers/online-config":               {{kind: refExperiment, names: []string{"experiment_id"}}},
 	// Trace creation: the experiment inside the trace's location.
-	"/api/3.0/mlflow/traces": {{kind: refExperiment, names: []string{"trace"},
-		path: []string{"trace_info", "trace_location", "mlflow_experiment", "experiment_id"}, required: true}},
+	// MLflow merges a start into a trace that exists (by its trace_id):
+	// that trace's experiment needs EDIT too, or a trace could be moved
+	// out of its owner's experiment.
+	"/api/3.0/mlflow/traces": {
+		{kind: refExperiment, names: []string{"trace"},
+			path: []string{"trace_info", "trace_location", "mlflow_experiment", "experiment_id"}, required: true},
+		{kind: refTrace, names: []string{"trace"}, path: []string{"trace_info", "trace_id"}},
+	},
 	// A new gateway endpoint needs USE on every model definition it uses.
 	"/api/3.0/mlflow/gateway/endpoints/create": {{kind: refGatewayModelDefinition, names: []string{"model_configs"},
 		path: []string{"model_definition_id"}, required: true}},
@@ -111,6 +121,9 @@ var byPath = map[string][]ref{
 		{kind: refModel, names: []string{"name"}},
 		{kind: refRun, names: []string{"run_id"}, reference: true},
 		{kind: refSource, names: []string{"source"}, reference: true},
+		// MLflow 3 links the version to a logged model (and answers with
+		// its run): READ on the logged model's experiment.
+		{kind: refLoggedModel, names: []string{"model_id"}, reference: true},
 	},
 	"/api/2.0/mlflow/logged-models": {
 		{kind: refExperiment, names: []string{"experiment_id"}},

@@ -83,13 +83,14 @@ type UpstreamConfig struct {
 	Timeout time.Duration
 	// CacheSize bounds each cache; 10,000 when zero. TTL is how long a
 	// name is believed (ids never move between experiments, names change);
-	// 1 minute when zero. NegativeTTL is how long "no such resource" is;
-	// 5 seconds when zero.
-	CacheSize   int
-	TTL         time.Duration
-	NegativeTTL time.Duration
-	Client      *http.Client
-	Now         func() time.Time
+	// 1 minute when zero. "No such resource" is never remembered: a
+	// request for what does not exist goes on to MLflow's own 404, and a
+	// remembered answer would let a read through to what another replica
+	// made a moment ago.
+	CacheSize int
+	TTL       time.Duration
+	Client    *http.Client
+	Now       func() time.Time
 }
 
 // Upstream looks resources up in MLflow through its REST API.
@@ -102,7 +103,6 @@ type Upstream struct {
 
 type cached struct {
 	value string
-	err   error // ErrNotFound for a negative entry
 	until time.Time
 }
 
@@ -120,9 +120,6 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = time.Minute
-	}
-	if cfg.NegativeTTL <= 0 {
-		cfg.NegativeTTL = 5 * time.Second
 	}
 	if cfg.Client == nil {
 		cfg.Client = http.DefaultClient
@@ -176,13 +173,13 @@ func (u *Upstream) ForgetResource(r permission.Resource, newName string) {
 // changed meanwhile is unknown.
 func (u *Upstream) ForgetAll() { u.cache.Purge() }
 
-// lookup runs fetch once for concurrent callers and remembers the answer;
-// ttl 0 means for the cache's lifetime (an id that never changes).
+// lookup runs fetch once for concurrent callers and remembers a found
+// answer; ttl 0 means for the cache's lifetime (an id that never changes).
 func (u *Upstream) lookup(ctx context.Context, kind, key string, ttl time.Duration, fetch func(context.Context) (string, error)) (string, error) {
 	ck := kind + "\x00" + key
 	now := u.cfg.Now()
-	if c, ok := u.cache.Get(ck); ok && (c.until.IsZero() || now.Before(c.until)) && !(c.err != nil && forWrite(ctx)) {
-		return c.value, c.err
+	if c, ok := u.cache.Get(ck); ok && (c.until.IsZero() || now.Before(c.until)) {
+		return c.value, nil
 	}
 	v, err, _ := u.group.Do(ck, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.cfg.Timeout)
@@ -190,28 +187,15 @@ func (u *Upstream) lookup(ctx context.Context, kind, key string, ttl time.Durati
 		return fetch(ctx)
 	})
 	value, _ := v.(string)
-	switch {
-	case err == nil:
+	if err == nil {
 		c := cached{value: value}
 		if ttl > 0 {
 			c.until = now.Add(ttl)
 		}
 		u.cache.Add(ck, c)
-	case errors.Is(err, ErrNotFound):
-		u.cache.Add(ck, cached{err: ErrNotFound, until: now.Add(u.cfg.NegativeTTL)})
 	}
 	return value, err
 }
-
-// writeKey marks a lookup made to decide a write.
-type writeKey struct{}
-
-// forWriting returns a context whose lookups do not trust a remembered
-// "does not exist": another replica may have just made the object, and a
-// write decided on a stale negative answer could land on the wrong kind.
-func forWriting(ctx context.Context) context.Context { return context.WithValue(ctx, writeKey{}, true) }
-
-func forWrite(ctx context.Context) bool { v, _ := ctx.Value(writeKey{}).(bool); return v }
 
 // call sends one request to MLflow and returns its status and (at most 4
 // MiB of) its answer.

@@ -60,6 +60,9 @@ type Double struct {
 	Seen     sync.Map
 	Recorded atomic.Int32 // contract requests answered with a recording
 	Made     atomic.Int32 // resources created through creates
+	// scorers counts each (experiment, name)'s registrations: MLflow
+	// answers a registration again with the next version.
+	scorers sync.Map
 	// Catalog, when set, is what experiments/search pages through (in the
 	// recorded shape, with MLflow's offset page tokens); Searched counts
 	// the pages served.
@@ -428,7 +431,8 @@ func (d *Double) creates(w http.ResponseWriter, r *http.Request) bool {
 		json.NewEncoder(w).Encode(map[string]any{"secret": map[string]any{"secret_id": id, "secret_name": body["secret_name"]}})
 	case "/api/3.0/mlflow/scorers/register":
 		// Shape from spec (RegisterScorer.Response).
-		json.NewEncoder(w).Encode(map[string]any{"version": 1, "scorer_id": "sc-1", "experiment_id": body["experiment_id"], "name": name})
+		n, _ := d.scorers.LoadOrStore(fmt.Sprint(body["experiment_id"], "\x00", name), new(atomic.Int32))
+		json.NewEncoder(w).Encode(map[string]any{"version": n.(*atomic.Int32).Add(1), "scorer_id": "sc-1", "experiment_id": body["experiment_id"], "name": name})
 	case "/api/3.0/mlflow/gateway/endpoints/create":
 		// Shape from spec (CreateGatewayEndpoint.Response.endpoint).
 		id := fmt.Sprintf("ep-%d", 100+d.Made.Add(1))
