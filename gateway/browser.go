@@ -7,11 +7,12 @@ import (
 	"github.com/mlflowauth/mlflowauth/auth"
 )
 
-// BrowserGuard protects what cookies authenticate. A state-changing
-// request that carries cookies must come from the gateway's own origin
-// (Go's http.CrossOriginProtection: Sec-Fetch-Site, else Origin against
-// Host); refused with MLflow's 403. Requests without cookies (MLflow's
-// clients, scripts with a token) are not browsers' and pass. Every answer
+// BrowserGuard refuses cross-site writes. A state-changing request a
+// browser sends from another site (Go's http.CrossOriginProtection:
+// Sec-Fetch-Site, else Origin against Host) is refused with MLflow's 403,
+// whatever authenticates it: cookies, or Basic credentials the browser
+// remembered for this site. Requests with neither header (MLflow's
+// clients, scripts, curl) are not browsers' and pass. Every answer
 // varies on Authorization and Cookie, so no shared cache serves one
 // user's answer to another. trustedOrigins are other origins allowed to
 // write (the MLflow UI served elsewhere).
@@ -29,10 +30,6 @@ func BrowserGuard(next http.Handler, trustedOrigins ...string) (http.Handler, er
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Authorization")
 		w.Header().Add("Vary", "Cookie")
-		if len(r.Cookies()) > 0 {
-			guarded.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
+		guarded.ServeHTTP(w, r)
 	}), nil
 }

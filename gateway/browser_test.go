@@ -38,7 +38,10 @@ func TestBrowserGuard(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, do("POST", "", "https://evil.example", true).Code)
 	assert.Equal(t, 200, do("POST", "cross-site", "https://ui.example.com", true).Code, "a trusted origin")
 	assert.Equal(t, 200, do("GET", "cross-site", "https://evil.example", true).Code, "reads are not writes")
-	assert.Equal(t, 200, do("POST", "cross-site", "https://evil.example", false).Code, "no cookies: not a browser's credentials")
+	assert.Equal(t, http.StatusForbidden, do("POST", "cross-site", "https://evil.example", false).Code,
+		"no cookies, but a browser's cross-site write: Basic credentials it remembered would authenticate it")
+	assert.Equal(t, http.StatusForbidden, do("POST", "", "https://evil.example", false).Code, "an Origin of another site")
+	assert.Equal(t, 200, do("POST", "", "", false).Code, "neither header: MLflow's clients, scripts, curl")
 	assert.Equal(t, []string{"Authorization", "Cookie"}, w.Header().Values("Vary"))
 
 	_, err = BrowserGuard(http.NotFoundHandler(), "not an origin")
