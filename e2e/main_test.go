@@ -208,6 +208,7 @@ func (s *suite) python(t *testing.T, script string, users map[string]user, args 
 		"MLFLOW_TRACKING_URI=" + s.srv.URL,
 		"E2E_CONFIG=" + string(cfg),
 		"E2E_WORK=" + t.TempDir(),
+		"MLFLOW_STATE=" + s.mlflow.State,
 	}, args...)
 	if err != nil {
 		t.Fatalf("%s %s against MLflow %s: %v\n%s", script, strings.Join(args, " "), s.in.Version, err, out)
