@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -521,6 +523,8 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 	switch ep.Path {
 	case "/v1/traces":
 		return a.otlpTraces(q, subj, snap)
+	case "/ajax-api/2.0/mlflow/upload-artifact":
+		return simpleUpload(q.r)
 	case "/api/2.0/mlflow/traces/<request_id>/tags", "/api/3.0/mlflow/traces/<trace_id>/tags", "/api/2.0/mlflow/traces", "/api/3.0/mlflow/traces":
 		return locationTags(q, ep)
 	case "/api/2.0/mlflow/experiments/update":
@@ -549,6 +553,28 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 		return auth.PermissionDenied("Renaming to " + newName + " needs EDIT from a rule on the new name.")
 	}
 	return nil
+}
+
+// simpleUpload refuses an artifact upload in one of the content types a
+// page of another site may post without asking (CORS's "simple"
+// requests: text/plain, form-encoded, multipart). MLflow's UI posts JSON;
+// a browser that sends neither Sec-Fetch-Site nor Origin must then ask
+// first, which the gateway never allows for another site.
+func simpleUpload(r *http.Request) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data":
+		return auth.BadRequest(auth.CodeInvalidParameterValue,
+			"upload-artifact takes the artifact as application/json or application/octet-stream, not "+strconvQuote(mt))
+	}
+	return nil
+}
+
+func strconvQuote(s string) string {
+	if s == "" {
+		return "no Content-Type"
+	}
+	return strconv.Quote(s)
 }
 
 // locationTag is the trace tag MLflow reads as where the trace's spans

@@ -117,6 +117,9 @@ func TestAuthorizeRuns(t *testing.T) {
 		{"a deactivated user", "gone", "GET", "/api/2.0/mlflow/runs/get?run_id=" + recordedRun, "", "", 403},
 		{"upload-artifact reads the query even on POST", "alice", "POST", "/ajax-api/2.0/mlflow/upload-artifact?run_uuid=" + recordedRun + "&path=x", "application/octet-stream", "bytes", 403},
 		{"get-artifact", "alice", "GET", "/get-artifact?path=model/MLmodel&run_uuid=" + recordedRun, "", "", 200},
+		{"upload-artifact as MLflow's UI sends it", "bob", "POST", "/ajax-api/2.0/mlflow/upload-artifact?run_uuid=" + otherTeamRun + "&path=x", "application/json; charset=utf-8", `{"a":1}`, 200},
+		{"upload-artifact in a type any page may post", "bob", "POST", "/ajax-api/2.0/mlflow/upload-artifact?run_uuid=" + otherTeamRun + "&path=x", "text/plain", "<script>", 400},
+		{"upload-artifact form-encoded", "bob", "POST", "/ajax-api/2.0/mlflow/upload-artifact?run_uuid=" + otherTeamRun + "&path=x", "application/x-www-form-urlencoded", "a=b", 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -129,6 +129,9 @@ def main():
     check("nothing was uploaded", not os.path.exists(os.path.join(STATE, "artifacts", own["bob"][0], r_bob, "artifacts", "csrf.html")))
     status, _, _ = http("POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={r_bob}&path=ok.txt", "bob",
                         body=b"fine", headers={"Content-Type": "text/plain"})
+    eq("an upload in a type any page may post (text/plain) is refused", status, 400)
+    status, _, _ = http("POST", f"/ajax-api/2.0/mlflow/upload-artifact?run_uuid={r_bob}&path=ok.txt", "bob",
+                        body=b"fine", headers={"Content-Type": "application/octet-stream"})
     eq("the same upload from a script", status, 200)
     check("which MLflow stored", os.path.exists(os.path.join(STATE, "artifacts", own["bob"][0], r_bob, "artifacts", "ok.txt")))
 
