@@ -40,6 +40,12 @@ type Config struct {
 	// as "/mlflow". MLflow's static assets under StaticPrefix+"/static-files/"
 	// are public, as MLflow itself serves them.
 	StaticPrefix string
+	// PublicRequest, when set, decides which requests (beyond Public and
+	// LoginPath) are served without credentials, in place of the static
+	// prefix rule: the gateway passes the unprotected rows of MLflow's
+	// endpoint table (mlflow.Authorizer.Public), so the middleware and the
+	// authorizer behind it agree on one definition of public.
+	PublicRequest func(method, path string) bool
 	// LoginPath is where a browser navigation without credentials is sent
 	// (with ?next=), when single sign-on is on. It is public. Empty means
 	// browsers get the Basic challenge, as MLflow's basic-auth does.
@@ -114,7 +120,7 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, BadRequest(CodeBadRequest, "Invalid request path: "+err.(*PathError).Reason))
 		return
 	}
-	if m.isPublic(path) {
+	if m.isPublic(r.Method, path) {
 		m.next.ServeHTTP(w, r)
 		return
 	}
@@ -159,9 +165,12 @@ func (m *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.fail(w, r, Unauthenticated(""))
 }
 
-func (m *middleware) isPublic(path string) bool {
+func (m *middleware) isPublic(method, path string) bool {
 	if _, ok := m.public[path]; ok {
 		return true
+	}
+	if m.cfg.PublicRequest != nil {
+		return m.cfg.PublicRequest(method, path)
 	}
 	return strings.HasPrefix(path, m.staticPrefix)
 }

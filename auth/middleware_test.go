@@ -453,3 +453,27 @@ func TestMiddlewareExtraScheme(t *testing.T) {
 	got = serve(t, Config{}, r, apiKey)
 	assert.Equal(t, 401, got.status, "a scheme nobody declared is refused")
 }
+
+// TestMiddlewarePublicRequest: with PublicRequest, what is served without
+// credentials is what it says (by method and path), in place of the
+// static prefix rule; Public paths and the login page stay public.
+func TestMiddlewarePublicRequest(t *testing.T) {
+	cfg := Config{Public: []string{"/health"}, LoginPath: "/login", PublicRequest: func(method, path string) bool {
+		return method == "GET" && strings.HasPrefix(path, "/static-files/")
+	}}
+	for _, tt := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/static-files/static/js/main.abc.js", 200},
+		{"GET", "/static-files/a/b/c/d.css", 200},
+		{"POST", "/static-files/static/js/main.abc.js", 401},
+		{"GET", "/favicon.ico", 401},
+		{"GET", "/health", 200},
+		{"GET", "/login", 200},
+		{"GET", "/api/2.0/mlflow/experiments/search", 401},
+	} {
+		got := serve(t, cfg, httptest.NewRequest(tt.method, tt.path, nil))
+		assert.Equal(t, tt.want, got.status, "%s %s", tt.method, tt.path)
+	}
+}

@@ -272,10 +272,23 @@ func (q *request) release() {
 	}
 }
 
+// Public reports whether MLflow serves method and path (canonical) to
+// anyone: the table's unprotected rows (static assets at any depth under
+// the static prefix, the favicon). auth.Config.PublicRequest takes it, so
+// the middleware lets through exactly what the authorizer allows without
+// an identity.
+func (a *Authorizer) Public(method, path string) bool {
+	m, ok := a.router.Classify(method, path)
+	return ok && m.Endpoint.Require == RequireNone
+}
+
 func (a *Authorizer) authorize(q *request) error {
 	r := q.r
 	id, ok := auth.FromRequest(r)
 	if !ok {
+		if path, err := auth.CanonicalPath(r.URL.EscapedPath()); err == nil && a.Public(r.Method, path) {
+			return nil
+		}
 		return auth.Unauthenticated("")
 	}
 	if _, ok := r.Header["X-Mlflow-Workspace"]; ok {

@@ -805,3 +805,37 @@ func TestTraceReferences(t *testing.T) {
 	got, _ := f.do("root", "PATCH", "/api/3.0/mlflow/traces/"+otherTeamTrace+"/tags", "application/json", `{"key":"mlflow.artifactLocation","value":"x"}`)
 	assert.Equal(t, 200, got, "administrators may repair it")
 }
+
+// TestPublicRows: MLflow's unprotected routes (static assets at any
+// depth, the favicon, under the static prefix when there is one) are
+// served to anyone, by GET, and nothing else is.
+func TestPublicRows(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"GET", "/static-files/static/js/main.0d209a36.js", true},
+		{"GET", "/static-files/static/css/main.css", true},
+		{"GET", "/static-files/favicon.ico", true},
+		{"HEAD", "/static-files/static/js/main.js", true},
+		{"GET", "/favicon.ico", true},
+		{"POST", "/static-files/static/js/main.js", false},
+		{"GET", "/static-filesx/a", false},
+		{"GET", "/api/2.0/mlflow/experiments/search", false},
+		{"GET", "/", false},
+	} {
+		assert.Equal(t, tt.want, f.a.Public(tt.method, tt.path), "%s %s", tt.method, tt.path)
+	}
+	// Anonymous: the public rows pass the authorizer, the rest is 401.
+	for path, want := range map[string]int{"/static-files/static/js/main.js": 200, "/favicon.ico": 200, "/api/2.0/mlflow/experiments/get?experiment_id=1": 401} {
+		r := httptest.NewRequest("GET", path, nil)
+		w := httptest.NewRecorder()
+		f.a.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(w, r)
+		assert.Equal(t, want, w.Code, path)
+	}
+	prefixed, err := NewAuthorizer(Config{Engine: f.a.cfg.Engine, Lookups: f.up, StaticPrefix: "/mlflow", Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	assert.True(t, prefixed.Public("GET", "/mlflow/static-files/static/js/main.js"))
+	assert.False(t, prefixed.Public("GET", "/static-files/static/js/main.js"), "under the static prefix only")
+}

@@ -207,7 +207,7 @@ func specEndpoints() []Endpoint {
 		{Method: "PUT", Path: "/api/3.0/mlflow/scorers/online-config", Twins: []string{}, StaticPrefix: true, Category: "tracking-misc", RPC: "", Resource: "scorer", Require: "update", IDSource: "n/a"},
 		{Method: "PUT", Path: "/ajax-api/3.0/mlflow/scorers/online-config", Twins: []string{}, StaticPrefix: true, Category: "tracking-misc", RPC: "", Resource: "scorer", Require: "update", IDSource: "n/a"},
 		{Method: "GET", Path: "/health", Twins: []string{}, StaticPrefix: true, Category: "unprotected", RPC: "", Resource: "none", Require: "none", IDSource: "n/a"},
-		{Method: "GET", Path: "/static-files/<path>", Twins: []string{}, StaticPrefix: true, Category: "unprotected", RPC: "", Resource: "none", Require: "none", IDSource: "n/a"},
+		{Method: "GET", Path: "/static-files/<path:path>", Twins: []string{}, StaticPrefix: true, Category: "unprotected", RPC: "", Resource: "none", Require: "none", IDSource: "n/a"},
 		{Method: "GET", Path: "/favicon.ico", Twins: []string{}, StaticPrefix: true, Category: "unprotected", RPC: "", Resource: "none", Require: "none", IDSource: "n/a"},
 		{Method: "POST", Path: "/gateway/<endpoint_name>/mlflow/invocations", Twins: []string{}, StaticPrefix: false, Category: "fastapi", RPC: "", Resource: "gateway_endpoint", Require: "use", IDSource: "endpoint_name (URL path) -> tracking_store.get_gateway_endpoint(name=...) -> endpoint_id"},
 		{Method: "POST", Path: "/gateway/mlflow/v1/chat/completions", Twins: []string{}, StaticPrefix: false, Category: "fastapi", RPC: "", Resource: "gateway_endpoint", Require: "use", IDSource: "'model' field of the JSON body = endpoint name -> endpoint_id (body cached in request.state.cached_body)"},
