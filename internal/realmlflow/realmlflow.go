@@ -191,7 +191,10 @@ func (in *Install) Run(ctx context.Context, dir, script string, env []string, ar
 	cmd := exec.CommandContext(ctx, in.Python(), append([]string{script}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1", "MLFLOW_HTTP_REQUEST_MAX_RETRIES=2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR=1",
-		"GIT_PYTHON_REFRESH=quiet", "MLFLOW_ENABLE_ASYNC_LOGGING=false")
+		"GIT_PYTHON_REFRESH=quiet", "MLFLOW_ENABLE_ASYNC_LOGGING=false",
+		// Traces are exported in the background by default: a script that
+		// reads one back at once must not race its own export.
+		"MLFLOW_ENABLE_ASYNC_TRACE_LOGGING=false")
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
