@@ -538,6 +538,8 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 		return a.otlpTraces(q, subj, snap)
 	case "/ajax-api/2.0/mlflow/upload-artifact":
 		return simpleUpload(q.r)
+	case "/api/2.0/mlflow/model-versions/create":
+		return promptSourceRule(q)
 	case "/api/2.0/mlflow/traces/<request_id>/tags", "/api/3.0/mlflow/traces/<trace_id>/tags", "/api/2.0/mlflow/traces", "/api/3.0/mlflow/traces":
 		return locationTags(q, ep)
 	case "/api/2.0/mlflow/experiments/update":
@@ -564,6 +566,38 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 	if allowed, d := snap.CanCreate(subj, kind, newName); !allowed {
 		a.cfg.Logger.DebugContext(q.r.Context(), "mlflow: rename refused", "user", subj.Username, "new_name", newName, "decision", d.Explain())
 		return auth.PermissionDenied("Renaming to " + newName + " needs EDIT from a rule on the new name.")
+	}
+	return nil
+}
+
+// promptSourceRule: MLflow skips its own check of a version's source when
+// the request carries the prompt tag, so a prompt's version must have the
+// placeholder MLflow's client sends, and only a prompt's version may.
+func promptSourceRule(q *request) error {
+	f, err := q.Fields()
+	if err == errBudget {
+		return err
+	}
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	keys, err := f.Nested("tags", "key")
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	src, _, err := f.String("source")
+	if err != nil {
+		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	prompt := false
+	for _, k := range keys {
+		prompt = prompt || k == promptTag
+	}
+	switch {
+	case prompt && src != promptSource:
+		return auth.PermissionDenied(fmt.Sprintf("A prompt's version takes the source %q, as MLflow's client sends it: MLflow does not check a prompt's source.", promptSource))
+	case !prompt && src == promptSource:
+		return unresolvableSource(src)
 	}
 	return nil
 }
@@ -928,12 +962,20 @@ func (a *Authorizer) sourceResource(ctx context.Context, src string, snap *permi
 			return a.resource(ctx, refRun, first, snap)
 		}
 	case "models":
-		if strings.HasPrefix(first, "m-") && !strings.Contains(first, "@") {
-			return a.resource(ctx, refLoggedModel, first, snap)
-		}
-		name, _, _ := strings.Cut(first, "@")
-		if name != "" {
-			return a.resource(ctx, refModel, name, snap)
+		// As MLflow's _parse_model_uri: leading slashes dropped, at most two
+		// parts; name/suffix names the registered model "name" verbatim;
+		// one part is name@alias (split at the last "@") or else a logged
+		// model's id, whatever it looks like.
+		parts := strings.Split(strings.TrimLeft(path, "/"), "/")
+		switch {
+		case len(parts) == 2 && parts[0] != "" && parts[1] != "":
+			return a.resource(ctx, refModel, parts[0], snap)
+		case len(parts) == 1 && strings.Contains(parts[0], "@"):
+			if name := parts[0][:strings.LastIndexByte(parts[0], '@')]; name != "" {
+				return a.resource(ctx, refModel, name, snap)
+			}
+		case len(parts) == 1 && parts[0] != "":
+			return a.resource(ctx, refLoggedModel, parts[0], snap)
 		}
 	case "mlflow-artifacts":
 		return a.resource(ctx, refArtifactPath, rest, snap)
@@ -946,10 +988,17 @@ func (a *Authorizer) sourceResource(ctx context.Context, src string, snap *permi
 }
 
 // splitSource reads a source URI's scheme (lower-cased, as urlparse does)
-// and path, dropping a "//netloc", the query and the fragment. A source
-// without a scheme (a local path), or whose path has a dot segment, an
-// escape or a backslash, is not split: MLflow would read a file.
+// and path, dropping a "//netloc". A source without a scheme (a local
+// path), or with a query, a fragment, a space or a control character
+// (urlparse ends a netloc at "?" or "#" and drops tabs and newlines
+// anywhere), or whose path has a dot segment, an escape or a backslash, is
+// not split: what MLflow would read cannot be told.
 func splitSource(src string) (scheme, path string, ok bool) {
+	for _, c := range []byte(src) {
+		if c <= ' ' || c == 0x7f || c == '?' || c == '#' {
+			return "", "", false
+		}
+	}
 	i := strings.IndexByte(src, ':')
 	if i <= 0 {
 		return "", "", false
@@ -963,9 +1012,6 @@ func splitSource(src string) (scheme, path string, ok bool) {
 	if rest, ok := strings.CutPrefix(path, "//"); ok {
 		_, path, _ = strings.Cut(rest, "/")
 		path = "/" + path
-	}
-	if j := strings.IndexAny(path, "?#"); j >= 0 {
-		path = path[:j]
 	}
 	if strings.ContainsAny(path, "%\\") {
 		return "", "", false

@@ -214,15 +214,24 @@ func TestAuthorizeReferences(t *testing.T) {
 	// admins only, in every spelling.
 	for _, src := range []string{"s3://bucket/model", "file:///etc", "/etc", "dummy", "MODELS:/other-model/1", "RUNS:/" + otherTeamRun + "/model",
 		"runs://host/" + otherTeamRun + "/model", "mlflow-artifacts:/1/../2/x", "mlflow-artifacts:/1/%2e%2e/2/x", "https://evil.example/api/2.0/mlflow-artifacts/artifacts/2/x",
-		"http://127.0.0.1:5000/elsewhere/2/x"} {
+		"http://127.0.0.1:5000/elsewhere/2/x", "mlflow-artifacts://x?/1/a", "mlflow-artifacts://x#/1/a", "runs:/" + recordedRun + "/.\\t./.\\t./x",
+		" runs:/" + recordedRun + "/model", "models:/churn-model#v2/1", "models:/churn-model@prod/1", "models:/m-0123/1", "models:/a/b/c"} {
 		assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"`+src+`"}`)), src)
 		assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json",
 			`{"name":"churn-model","source":"`+src+`","tags":[{"key":"mlflow.prompt.is_prompt","value":"true"}]}`)), src+" as a prompt")
 	}
 	for _, src := range []string{"runs:/" + recordedRun + "/model", "RUNS:/" + recordedRun + "/model", "mlflow-artifacts:/1/x/artifacts/model",
-		"MLflow-Artifacts://host:5000/1/x", "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/1/x", "models:/churn-model/1", "models:/churn-model@champion", "dummy-source"} {
+		"MLflow-Artifacts://host:5000/1/x", "http://127.0.0.1:5000/api/2.0/mlflow-artifacts/artifacts/1/x", "models:/churn-model/1", "models:/churn-model@champion", "models:///churn-model/Production", "models://profile/churn-model/latest"} {
 		assert.Equal(t, 200, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"`+src+`"}`)), src)
 	}
+	// A prompt's version: the placeholder MLflow's client sends, and nothing
+	// else (MLflow does not check a prompt's source).
+	prompt := `,"tags":[{"key":"mlflow.prompt.is_prompt","value":"true"}]}`
+	assert.Equal(t, 200, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"dummy-source"`+prompt)))
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"dummy-source"}`)),
+		"the placeholder is a prompt's only")
+	assert.Equal(t, 403, first(f.do("alice", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", `{"name":"churn-model","source":"runs:/`+recordedRun+`/model"`+prompt)),
+		"a readable source, but as a prompt MLflow would not check it")
 	// A run that does not exist must not wave the model's own check through.
 	assert.Equal(t, 403, first(f.do("bob", "POST", "/api/2.0/mlflow/model-versions/create", "application/json", mv("00000000000000000000000000000000", "s3://x"))))
 	// The prompt tag needs MANAGE: alice has EDIT on churn-model.

@@ -46,46 +46,75 @@ func otlpTraceIDs(body []byte) ([]string, error) {
 	return out, nil
 }
 
-// readSpan reads a Span's trace_id (1) and attributes (9).
+// readSpan reads a Span's trace_id (1, every one given: protobuf keeps the
+// last, the gateway checks all) and attributes (9).
 func readSpan(b []byte, add func(string)) error {
-	return eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
+	traced := false
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			if len(v) > 0 {
-				add("tr-" + hex.EncodeToString(v))
-			}
+			traced = true
+			add(otelTraceID(v))
 		case num == 9 && typ == protowire.BytesType:
-			key, value, err := readKeyValue(v)
+			key, value, isString, err := readKeyValue(v)
 			if err != nil {
 				return err
 			}
 			if key == otlpRequestIDAttr {
+				if !isString {
+					// MLflow decodes any value (bytes too) and reads a
+					// trace id from it: only a string is read here.
+					return fmt.Errorf("%w: the %s attribute must be a string", errOTLP, otlpRequestIDAttr)
+				}
 				// MLflow's own spans carry it JSON-encoded ("\"tr-…\"").
 				add(strings.Trim(value, `"`))
 			}
 		}
 		return nil
 	})
+	if err == nil && !traced {
+		add(otelTraceID(nil)) // MLflow files a span without one under trace 0
+	}
+	return err
 }
 
-// readKeyValue reads a KeyValue's key (1) and, when it is a string, its
-// AnyValue's string_value (2 → 1).
-func readKeyValue(b []byte) (key, value string, err error) {
+// otelTraceID is the MLflow trace id of an OTel trace id, as MLflow makes
+// it: the bytes as a big-endian integer, 32 hex digits at least.
+func otelTraceID(b []byte) string {
+	for len(b) > 0 && b[0] == 0 {
+		b = b[1:]
+	}
+	h := hex.EncodeToString(b)
+	h = strings.TrimPrefix(h, "0")
+	if len(h) < 32 {
+		h = strings.Repeat("0", 32-len(h)) + h
+	}
+	return "tr-" + h
+}
+
+// readKeyValue reads a KeyValue's key (1) and its value (2): every value
+// field, merged as protobuf merges them, the oneof's last member winning.
+// isString reports whether that member is string_value (1).
+func readKeyValue(b []byte) (key, value string, isString bool, err error) {
 	err = eachField(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			key = string(v)
 		case num == 2 && typ == protowire.BytesType:
 			return eachField(v, func(num protowire.Number, typ protowire.Type, v []byte) error {
-				if num == 1 && typ == protowire.BytesType {
-					value = string(v)
+				if num >= 1 && num <= 7 { // string, bool, int, double, array, kvlist, bytes
+					isString = num == 1 && typ == protowire.BytesType
+					value = ""
+					if isString {
+						value = string(v)
+					}
 				}
 				return nil
 			})
 		}
 		return nil
 	})
-	return key, value, err
+	return key, value, isString, err
 }
 
 // eachMessage calls fn with each length-delimited field number num of b.

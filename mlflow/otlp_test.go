@@ -54,8 +54,39 @@ func TestOTLPTraceIDs(t *testing.T) {
 	)
 	ids, err := otlpTraceIDs(body)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"tr-0af7651916cd43dd8448eb211c80319c", "tr-0102", "tr-0123456789abcdef0123456789abcdef"}, ids,
-		"each trace once; the attribute MLflow reads first is read too")
+	assert.Equal(t, []string{"tr-0af7651916cd43dd8448eb211c80319c", "tr-00000000000000000000000000000102", "tr-0123456789abcdef0123456789abcdef"}, ids,
+		"each trace once, as MLflow numbers it; the attribute MLflow reads first is read too")
+
+	// MLflow reads the attribute whatever its type (bytes too), and the
+	// last of merged values wins: only a string is taken.
+	bytesAttr := func(first []byte) []byte {
+		var any, kv []byte
+		if first != nil {
+			any = protowire.AppendTag(any, 1, protowire.BytesType)
+			any = protowire.AppendBytes(any, first)
+		}
+		any = protowire.AppendTag(any, 7, protowire.BytesType) // bytes_value
+		any = protowire.AppendBytes(any, []byte(`"tr-0123456789abcdef0123456789abcdef"`))
+		kv = protowire.AppendTag(kv, 1, protowire.BytesType)
+		kv = protowire.AppendString(kv, otlpRequestIDAttr)
+		kv = protowire.AppendTag(kv, 2, protowire.BytesType)
+		kv = protowire.AppendBytes(kv, any)
+		span := otlpSpan(id, nil)
+		span = protowire.AppendTag(span, 9, protowire.BytesType)
+		return protowire.AppendBytes(span, kv)
+	}
+	for name, span := range map[string][]byte{"bytes_value": bytesAttr(nil), "a string, then bytes_value": bytesAttr([]byte(`"tr-mine"`))} {
+		_, err := otlpTraceIDs(otlpExport(span))
+		assert.ErrorIs(t, err, errOTLP, name)
+	}
+	// A span without a trace id is MLflow's trace 0.
+	ids, err = otlpTraceIDs(otlpExport([]byte{0x2a, 0x01, 'x'}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tr-00000000000000000000000000000000"}, ids)
+	// Leading zero bytes do not make another id.
+	ids, err = otlpTraceIDs(otlpExport(otlpSpan(append([]byte{0}, id...), nil)))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tr-0af7651916cd43dd8448eb211c80319c"}, ids)
 
 	ids, err = otlpTraceIDs(nil)
 	require.NoError(t, err)
