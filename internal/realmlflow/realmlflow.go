@@ -114,7 +114,8 @@ func (in *Install) Start(ctx context.Context, state string, opts Options) (*Serv
 	defer log.Close()
 	cmd := exec.Command(filepath.Join(in.Dir, "bin", "mlflow"), args...)
 	cmd.Dir = state
-	cmd.Env = append(os.Environ(), opts.Env...)
+	cmd.Env = append(os.Environ(), noTelemetry, "DO_NOT_TRACK=true")
+	cmd.Env = append(cmd.Env, opts.Env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -185,6 +186,11 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// noTelemetry: MLflow 3 reports usage to its makers; tests reach no
+// network, and its client's telemetry thread races forked processes over
+// an environment variable (a KeyError surfacing as a failed request).
+const noTelemetry = "MLFLOW_DISABLE_TELEMETRY=true"
+
 // Run runs a Python script with the install's interpreter, env added to
 // the environment, and returns its combined output.
 func (in *Install) Run(ctx context.Context, dir, script string, env []string, args ...string) (string, error) {
@@ -194,7 +200,7 @@ func (in *Install) Run(ctx context.Context, dir, script string, env []string, ar
 		"GIT_PYTHON_REFRESH=quiet", "MLFLOW_ENABLE_ASYNC_LOGGING=false",
 		// Traces are exported in the background by default: a script that
 		// reads one back at once must not race its own export.
-		"MLFLOW_ENABLE_ASYNC_TRACE_LOGGING=false")
+		"MLFLOW_ENABLE_ASYNC_TRACE_LOGGING=false", noTelemetry, "DO_NOT_TRACK=true")
 	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
