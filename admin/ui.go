@@ -201,7 +201,9 @@ func (u *ui) csrf(w http.ResponseWriter, r *http.Request, s csrfScope) string {
 
 func (u *ui) csrfToken(s csrfScope, cookie string) string {
 	m := hmac.New(sha256.New, u.a.cfg.Secret)
-	m.Write([]byte(s.purpose + "\x00" + cookie))
+	// A prefix of its own: the same key also keys other HMACs (the
+	// credential cache), whose inputs must never coincide with these.
+	m.Write([]byte("mlflowauth form token\x00" + s.purpose + "\x00" + cookie))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
