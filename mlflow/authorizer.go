@@ -278,6 +278,9 @@ func (q *request) release() {
 // the middleware lets through exactly what the authorizer allows without
 // an identity.
 func (a *Authorizer) Public(method, path string) bool {
+	if method != http.MethodGet && method != http.MethodHead {
+		return false // MLflow's unprotected routes are all GET; writes skip the lookup
+	}
 	m, ok := a.router.Classify(method, path)
 	return ok && m.Endpoint.Require == RequireNone
 }
