@@ -137,7 +137,8 @@ func walk(t *testing.T, base, user, secret string, pages []page, dir, prefix str
 // administrator and as a READ user every page renders and gets no error
 // MLflow itself does not give (the same walk straight against MLflow); a
 // user with no grant does not see the shared experiment, and its pages
-// opened by URL are refused. Screenshots go to
+// opened by URL are refused with the reason shown in MLflow's own error
+// (GraphQL refusals in MLflow's apiError shape). Screenshots go to
 // MLFLOWAUTH_TEST_ARTIFACTS/mlflow-ui.
 func TestUIPagesInBrowser(t *testing.T) {
 	each(t, func(t *testing.T, s *suite) {
@@ -181,5 +182,7 @@ func TestUIPagesInBrowser(t *testing.T) {
 			refused = refused || a.status == 403
 		}
 		assert.True(t, refused, "the shared experiment's pages got the gateway's refusal")
+		assert.Contains(t, texts["run-overview"], "Permission denied.",
+			"the run page shows MLflow's own error with the gateway's reason, not an endless spinner")
 	})
 }

@@ -145,6 +145,13 @@ func (a *Authorizer) Wrap(next http.Handler) http.Handler {
 		req := &request{r: r, a: a}
 		defer req.release()
 		if err := a.authorize(req); err != nil {
+			var answer *graphQLAnswer
+			if errors.As(err, &answer) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Cache-Control", "no-store")
+				_, _ = w.Write(answer.body)
+				return
+			}
 			auth.WriteError(w, err)
 			return
 		}

@@ -109,6 +109,8 @@ func (a *Authorizer) authorizeGraphQL(q *request, subj permission.Subject, snap 
 		return nil, auth.BadRequest(auth.CodeInvalidParameterValue, "GraphQL: "+gerrs[0].Message)
 	}
 	var filters []versionFilter
+	var refused []refusedField
+	allowed := 0
 	for _, op := range doc.Operations {
 		vars, err := validator.VariableValues(schema, op, g.Variables)
 		if err != nil {
@@ -116,11 +118,25 @@ func (a *Authorizer) authorizeGraphQL(q *request, subj permission.Subject, snap 
 		}
 		for _, f := range flatten(op.SelectionSet) {
 			fs, err := a.graphQLField(ctx, f, vars, subj, snap)
+			var ae *auth.Error
+			if errors.As(err, &ae) && ae.Status == http.StatusForbidden && hasAPIError(schema, f) {
+				refused = append(refused, refusedField{f, ae})
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
+			if f.Name != "__typename" {
+				allowed++
+			}
 			filters = append(filters, fs...)
 		}
+	}
+	switch {
+	case len(refused) > 0 && allowed > 0:
+		return nil, refused[0].err // part of a query cannot be answered apart
+	case len(refused) > 0:
+		return nil, refusalAnswer(refused)
 	}
 	return filters, nil
 }
@@ -349,4 +365,73 @@ func (a *Authorizer) graphQLAnswer(w http.ResponseWriter, r *http.Request, next 
 		doc["data"] = data
 	}
 	a.sendJSON(w, resp.header, doc)
+}
+
+// refusedField is a top-level field the caller may not read.
+type refusedField struct {
+	f   *ast.Field
+	err *auth.Error
+}
+
+// hasAPIError reports whether a field's answer carries MLflow's apiError
+// and the query asks for it, the way MLflow's GraphQL answers an error and
+// its UI shows one. A query that does not ask gets the 403.
+func hasAPIError(schema *ast.Schema, f *ast.Field) bool {
+	if f.Definition == nil || f.Definition.Type == nil {
+		return false
+	}
+	if t := schema.Types[f.Definition.Type.Name()]; t == nil || t.Fields.ForName("apiError") == nil {
+		return false
+	}
+	for _, c := range flatten(f.SelectionSet) {
+		if c.Name == "apiError" {
+			return true
+		}
+	}
+	return false
+}
+
+// graphQLAnswer is a GraphQL request answered by the gateway itself: the
+// refused fields in MLflow's own error shape, so its UI shows the refusal
+// (a 403 leaves a page waiting). MLflow never sees the request.
+type graphQLAnswer struct{ body []byte }
+
+func (g *graphQLAnswer) Error() string { return "mlflow: GraphQL fields refused" }
+
+// refusalAnswer builds {"data": {key: {"apiError": {...}, others: null}}}
+// for every refused field, each selected field present.
+func refusalAnswer(refused []refusedField) error {
+	data := map[string]any{}
+	for _, r := range refused {
+		obj := map[string]any{}
+		for _, c := range flatten(r.f.SelectionSet) {
+			switch c.Name {
+			case "apiError":
+				e := map[string]any{}
+				for _, d := range flatten(c.SelectionSet) {
+					switch d.Name {
+					case "code":
+						e[responseKey(d)] = r.err.Code
+					case "message":
+						e[responseKey(d)] = r.err.Message
+					case "__typename":
+						e[responseKey(d)] = "ApiError"
+					default:
+						e[responseKey(d)] = nil
+					}
+				}
+				obj[responseKey(c)] = e
+			case "__typename":
+				obj[responseKey(c)] = r.f.Definition.Type.Name()
+			default:
+				obj[responseKey(c)] = nil
+			}
+		}
+		data[responseKey(r.f)] = obj
+	}
+	b, err := json.Marshal(map[string]any{"data": data})
+	if err != nil {
+		return err
+	}
+	return &graphQLAnswer{body: b}
 }

@@ -157,3 +157,43 @@ func FuzzGraphQL(f *testing.F) {
 }
 
 func errorsAs(err error, target **auth.Error) bool { return errors.As(err, target) }
+
+// TestGraphQLRefusalInMLflowsShape: a refused field whose query asks for
+// MLflow's apiError is answered in that shape (200, the error where the
+// UI looks for it, every selected field present), without reaching
+// MLflow; a query that does not ask, or that mixes allowed and refused
+// fields, gets the 403.
+func TestGraphQLRefusalInMLflowsShape(t *testing.T) {
+	f := newFixture(t)
+	q := `query GetRun($data: MlflowGetRunInput!) { mlflowGetRun(input: $data) { apiError { code message helpUrl } run { info { runUuid } } } }`
+	r := httptest.NewRequest("POST", "/graphql", strings.NewReader(gql(q, map[string]any{"data": map[string]any{"runId": otherTeamRun}})))
+	r.Header.Set("Content-Type", "application/json")
+	r = r.WithContext(auth.NewContext(r.Context(), &auth.Identity{Username: "alice", Method: auth.MethodBasic}))
+	reached := false
+	w := httptest.NewRecorder()
+	f.a.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true })).ServeHTTP(w, r)
+	code, body := w.Code, w.Body.String()
+	require.Equal(t, 200, code, body)
+	assert.False(t, reached, "answered by the gateway: MLflow never sees it")
+	var out struct {
+		Data struct {
+			MlflowGetRun struct {
+				APIError struct {
+					Code, Message string
+					HelpURL       *string `json:"helpUrl"`
+				} `json:"apiError"`
+				Run any `json:"run"`
+			} `json:"mlflowGetRun"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &out), body)
+	assert.Equal(t, "PERMISSION_DENIED", out.Data.MlflowGetRun.APIError.Code)
+	assert.Regexp(t, `^Permission denied\. READ is needed`, out.Data.MlflowGetRun.APIError.Message)
+	assert.Nil(t, out.Data.MlflowGetRun.Run)
+	assert.Contains(t, body, `"run":null`, "every selected field is present")
+
+	code, _ = f.do("alice", "POST", "/graphql", "application/json", gql(`{ mlflowGetRun(input: {runId: "`+otherTeamRun+`"}) { run { info { runUuid } } } }`, nil))
+	assert.Equal(t, 403, code, "no apiError asked for")
+	code, _ = f.do("alice", "POST", "/graphql", "application/json", gql(`{ a: mlflowGetRun(input: {runId: "`+recordedRun+`"}) { apiError { code } } b: mlflowGetRun(input: {runId: "`+otherTeamRun+`"}) { apiError { code } } }`, nil))
+	assert.Equal(t, 403, code, "allowed and refused fields together")
+}
