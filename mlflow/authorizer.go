@@ -405,7 +405,7 @@ func (a *Authorizer) authorize(q *request) error {
 		if !d.Allows(c) {
 			a.cfg.Logger.DebugContext(r.Context(), "mlflow: denied", "user", subj.Username, "endpoint", ep.Path,
 				"resource", t.res.String(), "need", c.String(), "decision", d.Explain())
-			return denied(c, t.what, d)
+			return denied(c, t.what(), d)
 		}
 	}
 	return nil
@@ -709,11 +709,21 @@ func (a *Authorizer) otlpTraces(q *request, subj permission.Subject, snap *permi
 }
 
 // target is a resource to decide, whether it is only referred to, and how
-// the request named it (for the refusal's message).
+// the request named it (the kind and value, turned into words only for a
+// refusal's message: an allowed request pays nothing for it).
 type target struct {
 	res       permission.Resource
 	reference bool
-	what      string
+	kind      refKind
+	value     string
+}
+
+// what is how the request named the target, for a refusal.
+func (t target) what() string {
+	if t.res.Kind == permission.Scorer {
+		return fmt.Sprintf("scorer %s of experiment %s", t.res.Name, t.res.ID)
+	}
+	return named(t.kind, t.value, t.res)
 }
 
 // resolve turns a request's ids into the resources decided on.
@@ -747,8 +757,7 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 			if !ok {
 				return nil, 0, fmt.Errorf("%w: experiment id %q", ErrBadID, exp[0])
 			}
-			out = append(out, target{res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]},
-				what: fmt.Sprintf("scorer %s of experiment %s", name[0], canon)})
+			out = append(out, target{res: permission.Resource{Kind: permission.Scorer, ID: canon, Name: name[0]}, kind: refScorer})
 			continue
 		}
 		vals, err := a.values(r, m, rf, &fields, fieldsErr)
@@ -787,7 +796,7 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 					if err != nil {
 						return nil, 0, err
 					}
-					out = append(out, target{res: res, reference: rf.reference, what: named(refDataset, v, res)})
+					out = append(out, target{res: res, reference: rf.reference, kind: refDataset, value: v})
 				}
 			}
 			continue
@@ -805,7 +814,7 @@ func (a *Authorizer) resolve(ctx context.Context, q *request, m *Match, refs []r
 			case err != nil:
 				return nil, notFound, err
 			}
-			out = append(out, target{res: res, reference: rf.reference, what: named(rf.kind, v, res)})
+			out = append(out, target{res: res, reference: rf.reference, kind: rf.kind, value: v})
 		}
 	}
 	return out, notFound, nil

@@ -202,7 +202,7 @@ func ReadFields(r *http.Request, limit int64) (Fields, error) {
 		// MLflow reads a GET's query when it has parameters, else its
 		// body; every other method, HEAD included (Flask serves it with
 		// the GET view), is read from the JSON body.
-		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || len(q) > 0 {
+		if strings.Trim(r.URL.RawQuery, "&") != "" { // some parameter ("?&" has none)
 			return f, readQuery(&f, r.URL.RawQuery)
 		}
 	case http.MethodPost, http.MethodPut:
