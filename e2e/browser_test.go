@@ -89,11 +89,7 @@ func walk(t *testing.T, base, user, secret string, pages []page, dir, prefix str
 		}
 	}))
 	if user != "" {
-		auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
-		require.NoError(t, chromedp.Do(browser, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}})
-			return chromedp.Void{}, err
-		}))
+		signIn(t, browser, user, secret)
 	}
 	// settled waits until no request has been in flight for a second (at
 	// most 10 s: some pages poll).
@@ -130,6 +126,61 @@ func walk(t *testing.T, base, user, secret string, pages []page, dir, prefix str
 	mu.Lock()
 	defer mu.Unlock()
 	return append([]answer(nil), bad...), texts
+}
+
+// signIn makes the browser send Basic credentials with every request, as
+// it does once a person has typed them into its password dialog.
+func signIn(t *testing.T, browser context.Context, user, secret string) {
+	t.Helper()
+	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
+	require.NoError(t, chromedp.Do(browser, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Authorization": auth}})
+		return chromedp.Void{}, err
+	}))
+}
+
+// overlaps lists MLflow's own controls (links, buttons, inputs, switches,
+// tabs) that the gateway's menu covers.
+const overlaps = `(() => {
+  const m = document.getElementById('mlflowauth-menu');
+  if (!m) return 'no menu';
+  const r = m.getBoundingClientRect();
+  const hits = [];
+  for (const el of document.querySelectorAll('a,button,input,[role=button],[role=switch],[role=tab]')) {
+    if (m.contains(el)) continue;
+    const e = el.getBoundingClientRect();
+    if (e.width === 0 || e.height === 0) continue;
+    if (e.left < r.right && e.right > r.left && e.top < r.bottom && e.bottom > r.top)
+      hits.push((el.innerText || el.getAttribute('aria-label') || el.tagName).trim().slice(0, 30));
+  }
+  return hits.join(', ');
+})()`
+
+// TestMenuLeavesMLflowsControls: the gateway's menu sits where MLflow's
+// layout leaves room (MLflow 2's header between the tabs and the links,
+// MLflow 3's sidebar foot) at widths from 1024 to 1920 px, covering none
+// of MLflow's controls. Screenshots beside the walk's.
+func TestMenuLeavesMLflowsControls(t *testing.T) {
+	each(t, func(t *testing.T, s *suite) {
+		dir := os.Getenv("MLFLOWAUTH_TEST_ARTIFACTS")
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		dir = filepath.Join(dir, "mlflow-ui", "mlflow-"+s.in.Version)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		browser := browsertest.New(t, 2*time.Minute)
+		signIn(t, browser, "admin", adminPassword)
+		for _, width := range []int64{1024, 1280, 1920} {
+			require.NoError(t, chromedp.Do(browser, chromedp.EmulateViewport(width, 800),
+				chromedp.Navigate(s.srv.URL+"/#/"), chromedp.WaitVisible("#mlflowauth-menu"), chromedp.Sleep(1500*time.Millisecond)))
+			hits, err := chromedp.Run(browser, chromedp.Evaluate[string](overlaps))
+			require.NoError(t, err)
+			assert.Empty(t, hits, "at %d px the menu covers MLflow's controls", width)
+			png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("menu-%dpx.png", width)), png, 0o644))
+		}
+	})
 }
 
 // TestUIPagesInBrowser walks MLflow's own web UI, page by page, in a real

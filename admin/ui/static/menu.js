@@ -31,26 +31,37 @@
     this.addEventListener("load", function () { if (this.status === 401) signIn(); });
     return open.apply(this, arguments);
   };
-  var render = function (user) {
+  // Where MLflow's layout leaves room: MLflow 3 has a sidebar whose foot
+  // is free; MLflow 2's header has its logo and tabs on the left, the
+  // theme switch and links on the right, and free space between.
+  var box = "position:fixed;z-index:10000;font:13px system-ui,sans-serif;background:#fff;" +
+    "border:1px solid #e4e7eb;border-radius:6px;padding:4px 10px;box-shadow:0 1px 3px rgba(0,0,0,.08);";
+  var render = function (user, major) {
+    var column = major >= 3;
     var bar = document.createElement("div");
     bar.id = "mlflowauth-menu";
-    bar.setAttribute("style", "position:fixed;top:8px;right:12px;z-index:10000;font:13px system-ui,sans-serif;" +
-      "background:#fff;border:1px solid #e4e7eb;border-radius:6px;padding:4px 10px;box-shadow:0 1px 3px rgba(0,0,0,.08)");
+    bar.setAttribute("style", box + (column
+      ? "left:8px;bottom:12px;width:184px;box-sizing:border-box;display:flex;flex-direction:column;gap:2px;padding:6px 10px"
+      : "top:14px;left:calc(50% + 76px);transform:translateX(-50%);white-space:nowrap"));
     var name = document.createElement("span");
     name.textContent = user.username;
-    name.setAttribute("style", "margin-right:10px;color:#616e7c");
+    name.setAttribute("style", "color:#616e7c;overflow:hidden;text-overflow:ellipsis;" + (column ? "" : "margin-right:10px"));
     bar.appendChild(name);
     [["My tokens", "/oidc/ui/tokens"], ["Permissions", "/oidc/ui/permissions"], ["Sign out", "/logout"]].forEach(function (l) {
       var a = document.createElement("a");
       a.textContent = l[0];
       a.href = l[1];
-      a.setAttribute("style", "margin-left:10px;color:#0b6bcb;text-decoration:none");
+      a.setAttribute("style", "color:#0b6bcb;text-decoration:none;" + (column ? "" : "margin-left:10px"));
       bar.appendChild(a);
     });
     document.body.appendChild(bar);
   };
+  var major = (original || fetch).call(window, "/version", { credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.text() : ""; })
+    .then(function (v) { return parseInt(v, 10) || 0; })
+    .catch(function () { return 0; });
   (original || fetch).call(window, "/api/2.0/mlflow/users/current", { credentials: "same-origin" })
     .then(function (r) { return r.ok ? r.json() : null; })
-    .then(function (u) { if (u && u.username) render(u); })
+    .then(function (u) { if (u && u.username) major.then(function (m) { render(u, m); }); })
     .catch(function () {});
 })();
