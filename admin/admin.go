@@ -60,6 +60,9 @@ type Config struct {
 	// Secret keys the web UI's CSRF tokens (SECRET_KEY, so any replica
 	// takes a form another served); random per process when empty.
 	Secret []byte
+	// Favicon is the icon the web UI's pages show (the gateway passes
+	// MLflow's own); none when empty.
+	Favicon string
 	// SecureCookies marks the UI's cookie Secure behind a TLS-terminating
 	// load balancer (OIDC_REDIRECT_URI is https).
 	SecureCookies bool

@@ -88,3 +88,21 @@ func TestSignupForm(t *testing.T) {
 	_, err = e.g.Store().GetUser(context.Background(), "mallory")
 	assert.Error(t, err)
 }
+
+// TestUINotFound: an unknown page of the web UI is the UI's own page
+// (its look, its menu, MLflow's icon), not Go's plain-text 404.
+func TestUINotFound(t *testing.T) {
+	e := newEnv(t)
+	req, err := http.NewRequest("GET", e.url+"/oidc/ui/no-such-page", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(e.creds["alice"])))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+	assert.Contains(t, string(b), "Not found")
+	assert.Contains(t, string(b), `href="/oidc/ui/tokens"`, "the UI's menu")
+	assert.Contains(t, string(b), `<link rel="icon" href="/static-files/favicon.ico">`, "MLflow's icon")
+}

@@ -78,6 +78,7 @@ func (a *API) registerUI() error {
 // view is what every page is rendered with.
 type view struct {
 	Page, Title, Username string
+	Favicon               string
 	Admin                 bool
 	CSRF                  string
 	Error, Notice         string
@@ -138,7 +139,7 @@ func (u *ui) serve(w http.ResponseWriter, r *http.Request) {
 			err = u.audit(c, v)
 		}
 	default:
-		http.NotFound(w, r)
+		u.render(w, http.StatusNotFound, "refused", v, "Not found", "There is no page here. The pages are in the menu above.")
 		return
 	}
 	if err != nil {
@@ -168,7 +169,7 @@ func (u *ui) static(w http.ResponseWriter, r *http.Request, rel string) {
 }
 
 func (u *ui) render(w http.ResponseWriter, status int, page string, v *view, title string, data any) {
-	v.Page, v.Title, v.Data = page, title, data
+	v.Page, v.Title, v.Data, v.Favicon = page, title, data, u.a.cfg.Favicon
 	var buf bytes.Buffer
 	if err := u.pages[page].ExecuteTemplate(&buf, "base", v); err != nil {
 		u.a.cfg.Logger.Error("admin: ui template", "page", page, "error", err)

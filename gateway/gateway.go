@@ -219,7 +219,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	authn := auth.Middleware(auth.Config{StaticPrefix: cfg.StaticPrefix, LoginPath: loginPath, PublicRequest: authz.Public,
 		SessionCookie: cfg.Session.CookieName, Logger: g.log}, authenticators...)
 	g.authn = authn
-	api, err := admin.New(admin.Config{Store: g.db, Engine: g.engine, Names: g.upstream, Gateways: gatewayNames{g.upstream},
+	api, err := admin.New(admin.Config{Store: g.db, Engine: g.engine, Names: g.upstream, Gateways: gatewayNames{g.upstream}, Favicon: mlflowFavicon(cfg.StaticPrefix),
 		MaxTokenDays: cfg.AccessTokenMaxDays, Secret: secret, SecureCookies: cfg.Session.Secure, Logger: g.log})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)

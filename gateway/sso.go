@@ -34,6 +34,10 @@ func (c *Config) GroupProvider(registry *groupdetect.Registry) (groupdetect.Prov
 	return p, nil
 }
 
+// mlflowFavicon is MLflow's own icon, which MLflow serves to anyone: the
+// gateway's pages show it so they look like part of MLflow.
+func mlflowFavicon(staticPrefix string) string { return staticPrefix + "/static-files/favicon.ico" }
+
 // SignInConfig is the sign-in handler's configuration from c, for states
 // (pending sign-ins) and a SignIn that starts sessions.
 func (c *Config) SignInConfig(states oidc.StateStore, signIn oidc.SignIn, logger *slog.Logger) oidc.Config {
@@ -42,6 +46,7 @@ func (c *Config) SignInConfig(states oidc.StateStore, signIn oidc.SignIn, logger
 		DiscoveryURL: o.DiscoveryURL, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURI,
 		Scopes: o.Scopes, DisablePKCE: !o.PKCE, States: states, SignIn: signIn,
 		ProviderName: o.ProviderDisplayName, AutoRedirect: o.AutoRedirect, Logger: logger, EndSessionURL: o.EndSessionURL,
+		Favicon: mlflowFavicon(c.StaticPrefix),
 	}
 	if o.DiscoveryURL == "" {
 		cfg.Issuer, cfg.AuthURL, cfg.TokenURL, cfg.UserInfoURL, cfg.JWKSURL = o.Issuer, o.AuthURL, o.TokenURL, o.UserInfoURL, o.JWKSURL

@@ -86,6 +86,10 @@ type Config struct {
 	// LoginPath is where a failed callback sends the browser to start
 	// again ("/login").
 	LoginPath string
+	// Favicon is the icon the sign-in and error pages show (the gateway
+	// passes MLflow's own, so they look like part of MLflow); none when
+	// empty.
+	Favicon string
 	// ProviderName names the provider on the sign-in page
 	// (OIDC_PROVIDER_DISPLAY_NAME; "Login with SSO" when empty).
 	ProviderName string
@@ -279,18 +283,33 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		start := h.cfg.LoginPath + "?" + url.Values{"start": {"1"}, "next": {next}}.Encode()
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = signInTmpl.Execute(w, map[string]string{"Name": name, "Start": start})
+		_ = signInTmpl.Execute(w, map[string]string{"Name": name, "Start": start, "Favicon": h.cfg.Favicon})
 		return
 	}
 	h.start(w, r, next)
 }
 
+// pageStyle is the sign-in and error pages' look: the web UI's colours
+// and type, a card on MLflow's light background.
+const pageStyle = `<style>
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2933; background: #fafbfc; }
+main { max-width: 26rem; margin: 12vh auto; padding: 2rem 2.25rem; background: #fff; border: 1px solid #e4e7eb; border-radius: 8px; text-align: center; box-shadow: 0 1px 3px rgba(0,0,0,.06); }
+.brand { font-size: 1.6rem; font-weight: 600; letter-spacing: -.01em; margin: 0 0 .25rem; }
+.brand span { color: #0b6bcb; }
+p { color: #616e7c; margin: .5rem 0 1.25rem; }
+a.button { display: inline-block; padding: .6rem 1.4rem; border-radius: 4px; background: #0b6bcb; color: #fff; text-decoration: none; font-weight: 500; }
+a.button:hover { background: #0a5ca9; }
+</style>`
+
 var signInTmpl = template.Must(template.New("signin").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in to MLflow</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto; text-align: center">
-<h1>MLflow</h1><p><a id="sign-in" href="{{.Start}}" style="display: inline-block; padding: .8em 1.6em; border: 1px solid #888; border-radius: 4px; text-decoration: none">{{.Name}}</a></p>
-</body></html>`))
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{{with .Favicon}}<link rel="icon" href="{{.}}">{{end}}` + pageStyle + `</head>
+<body><main>
+<h1 class="brand">ml<span>flow</span></h1>
+<p>Sign in to use MLflow.</p>
+<a id="sign-in" class="button" href="{{.Start}}">{{.Name}}</a>
+</main></body></html>`))
 
 func (h *Handler) start(w http.ResponseWriter, r *http.Request, next string) {
 	p := pending{State: random(), Nonce: random(), Next: next, Expires: h.cfg.Now().Add(h.cfg.StateTTL)}
@@ -471,14 +490,15 @@ func (h *Handler) delete(ctx context.Context, key string) error {
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 4em auto">
-<h1>{{.Title}}</h1><p>{{.Message}}</p><p><a href="{{.Login}}">Sign in again</a></p>
-</body></html>`))
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{{with .Favicon}}<link rel="icon" href="{{.}}">{{end}}` + pageStyle + `</head>
+<body><main>
+<h1 class="brand">{{.Title}}</h1><p>{{.Message}}</p><a class="button" href="{{.Login}}">Sign in again</a>
+</main></body></html>`))
 
 // page answers a browser with a short HTML page.
 func (h *Handler) page(w http.ResponseWriter, status int, title, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, map[string]string{"Title": title, "Message": msg, "Login": h.cfg.LoginPath})
+	_ = pageTmpl.Execute(w, map[string]string{"Title": title, "Message": msg, "Login": h.cfg.LoginPath, "Favicon": h.cfg.Favicon})
 }

@@ -280,10 +280,15 @@ func TestLogout(t *testing.T) {
 }
 
 func TestSignInPage(t *testing.T) {
-	f := newFlow(t, func(c *Config) { c.ProviderName = "Sign in with <Okta>" })
+	f := newFlow(t, func(c *Config) {
+		c.ProviderName = "Sign in with <Okta>"
+		c.Favicon = "/static-files/favicon.ico"
+	})
 	resp, body := f.get(f.gw.URL+"/login?next="+url.QueryEscape("/#/experiments/2"), nil)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, body, "Sign in with &lt;Okta&gt;", "named, and escaped")
+	assert.Contains(t, body, `<link rel="icon" href="/static-files/favicon.ico">`, "MLflow's icon")
+	assert.Contains(t, body, `class="button"`, "styled as the web UI")
 	assert.Contains(t, body, `href="/login?next=%2F%23%2Fexperiments%2F2&amp;start=1"`)
 	assert.Empty(t, resp.Cookies(), "nothing is started by looking at the page")
 	_, body = f.get(f.gw.URL+"/login?next=//evil.example", nil)
