@@ -183,7 +183,7 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 		}
 		return out
 	}
-	var res []permission.Resource
+	var res []target
 	switch f.Name {
 	case "__typename":
 		return nil, nil
@@ -192,7 +192,7 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 		if !ok {
 			return nil, auth.BadRequest(auth.CodeInvalidParameterValue, "GraphQL mlflowGetExperiment: a numeric experimentId is required")
 		}
-		res = append(res, permission.Resource{Kind: permission.Experiment, ID: id})
+		res = append(res, target{res: permission.Resource{Kind: permission.Experiment, ID: id}, kind: refExperiment, value: id})
 	case "mlflowGetRun", "mlflowListArtifacts":
 		runID, runUUID := text("runId"), text("runUuid")
 		if runID != "" && runUUID != "" && runID != runUUID {
@@ -218,7 +218,7 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 			if !ok {
 				return nil, auth.BadRequest(auth.CodeInvalidParameterValue, fmt.Sprintf("GraphQL %s: experiment id %q", f.Name, v))
 			}
-			res = append(res, permission.Resource{Kind: permission.Experiment, ID: id})
+			res = append(res, target{res: permission.Resource{Kind: permission.Experiment, ID: id}, kind: refExperiment, value: id})
 		}
 		if len(res) == 0 {
 			return nil, auth.PermissionDenied("GraphQL " + f.Name + " must name the experiments it searches.")
@@ -228,19 +228,19 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 	default:
 		return nil, auth.PermissionDenied("GraphQL field " + f.Name + " is for administrators.")
 	}
-	for _, r := range res {
-		if r.Kind == permission.Experiment && snap.HasRules(permission.Experiment) {
-			name, err := a.cfg.Lookups.ExperimentName(ctx, r.ID)
+	for _, t := range res {
+		if t.res.Kind == permission.Experiment && snap.HasRules(permission.Experiment) {
+			name, err := a.cfg.Lookups.ExperimentName(ctx, t.res.ID)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				continue // MLflow answers its own error
 			case err != nil:
 				return nil, unavailable(err)
 			}
-			r.Name = name
+			t.res.Name = name
 		}
-		if d := snap.Decide(subj, r); !d.Allows(permission.CanRead) {
-			return nil, auth.PermissionDenied(fmt.Sprintf("READ is needed on every experiment GraphQL %s reads; on one of them you have %s.", f.Name, have(d)))
+		if d := snap.Decide(subj, t.res); !d.Allows(permission.CanRead) {
+			return nil, denied(permission.CanRead, t.what(), d)
 		}
 	}
 	return versionFilters(f, []string{responseKey(f)})
@@ -248,11 +248,11 @@ func (a *Authorizer) graphQLField(ctx context.Context, f *ast.Field, vars map[st
 
 // graphQLRuns resolves runs to the experiments they are decided on; a run
 // MLflow does not have is left to MLflow's own error.
-func (a *Authorizer) graphQLRuns(ctx context.Context, field string, runs []string, snap *permission.Snapshot) ([]permission.Resource, error) {
+func (a *Authorizer) graphQLRuns(ctx context.Context, field string, runs []string, snap *permission.Snapshot) ([]target, error) {
 	if len(runs) == 0 {
 		return nil, auth.PermissionDenied("GraphQL " + field + " must name its runs.")
 	}
-	var out []permission.Resource
+	var out []target
 	for _, run := range runs {
 		res, err := a.resource(ctx, refRun, run, snap)
 		switch {
@@ -263,7 +263,7 @@ func (a *Authorizer) graphQLRuns(ctx context.Context, field string, runs []strin
 		case err != nil:
 			return nil, unavailable(err)
 		}
-		out = append(out, res)
+		out = append(out, target{res: res, kind: refRun, value: run})
 	}
 	return out, nil
 }

@@ -188,7 +188,7 @@ func TestGraphQLRefusalInMLflowsShape(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(body), &out), body)
 	assert.Equal(t, "PERMISSION_DENIED", out.Data.MlflowGetRun.APIError.Code)
-	assert.Regexp(t, `^Permission denied\. READ is needed`, out.Data.MlflowGetRun.APIError.Message)
+	assert.Equal(t, "Permission denied. READ on the experiment of run "+otherTeamRun+" is needed; you have NO_PERMISSIONS, the default: no grant or rule gives you access.", out.Data.MlflowGetRun.APIError.Message)
 	assert.Nil(t, out.Data.MlflowGetRun.Run)
 	assert.Contains(t, body, `"run":null`, "every selected field is present")
 
