@@ -116,8 +116,17 @@ func walk(t *testing.T, base, user, secret string, pages []page, dir, prefix str
 		mu.Unlock()
 		require.NoError(t, chromedp.Do(browser, chromedp.Navigate(base+"/#"+p.fragment)), p.name)
 		settled()
-		text, err := chromedp.Run(browser, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
-		require.NoError(t, err, p.name)
+		// A slow machine: the page may still say it is loading (MLflow's
+		// "Run page loading") after the network went quiet; give it time.
+		var text string
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+			var err error
+			text, err = chromedp.Run(browser, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+			require.NoError(t, err, p.name)
+			if !strings.Contains(strings.ToLower(text), "loading") || time.Now().After(deadline) {
+				break
+			}
+		}
 		texts[p.name] = text
 		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
 		require.NoError(t, err, p.name)
