@@ -233,6 +233,16 @@ func (q *request) Fields() (Fields, error) {
 	return q.fields, q.err
 }
 
+// decidingFields is Fields for a rule that cannot decide without them:
+// over the body budget stays a 503, anything unreadable is a 400.
+func (q *request) decidingFields() (Fields, error) {
+	f, err := q.Fields()
+	if err != nil && err != errBudget {
+		return f, auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+	}
+	return f, err
+}
+
 // Body reads the request's body as it is (restored for the proxy), within
 // MaxBody and the budget of buffered bodies: for filtered searches and
 // GraphQL, which read the body themselves.
@@ -559,12 +569,9 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 	default:
 		return nil
 	}
-	f, err := q.Fields()
-	if err == errBudget {
-		return err
-	}
+	f, err := q.decidingFields()
 	if err != nil {
-		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+		return err
 	}
 	newName, ok, err := f.String("new_name")
 	if err != nil {
@@ -584,12 +591,9 @@ func (a *Authorizer) extraChecks(q *request, ep *Endpoint, subj permission.Subje
 // the request carries the prompt tag, so a prompt's version must have the
 // placeholder MLflow's client sends, and only a prompt's version may.
 func promptSourceRule(q *request) error {
-	f, err := q.Fields()
-	if err == errBudget {
-		return err
-	}
+	f, err := q.decidingFields()
 	if err != nil {
-		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+		return err
 	}
 	keys, err := f.Nested("tags", "key")
 	if err != nil {
@@ -643,12 +647,9 @@ const locationTag = "mlflow.artifactLocation"
 // locationTags refuses a non-admin's setting or deleting the location tag
 // of a trace, at its start or later.
 func locationTags(q *request, ep *Endpoint) error {
-	f, err := q.Fields()
-	if err == errBudget {
-		return err
-	}
+	f, err := q.decidingFields()
 	if err != nil {
-		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+		return err
 	}
 	var keys []string
 	switch ep.Path {

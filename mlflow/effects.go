@@ -92,12 +92,9 @@ func (a *Authorizer) authorizeCreate(q *request, ep *Endpoint, subj permission.S
 	if nameField == "" || a.cfg.Grants == nil {
 		return adminOnly(subj)
 	}
-	f, err := q.Fields()
-	if err == errBudget {
-		return err
-	}
+	f, err := q.decidingFields()
 	if err != nil {
-		return auth.BadRequest(auth.CodeInvalidParameterValue, err.Error())
+		return err
 	}
 	name, _, err := f.String(nameField)
 	if err != nil {
