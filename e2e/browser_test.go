@@ -137,6 +137,11 @@ func walk(t *testing.T, base, user, secret string, pages []page, dir, prefix str
 	return append([]answer(nil), bad...), texts
 }
 
+// screenshots is where this version's pictures of MLflow's UI go.
+func (s *suite) screenshots(t *testing.T) string {
+	return browsertest.Screenshots(t, filepath.Join("mlflow-ui", "mlflow-"+s.in.Version))
+}
+
 // signIn makes the browser send Basic credentials with every request, as
 // it does once a person has typed them into its password dialog.
 func signIn(t *testing.T, browser context.Context, user, secret string) {
@@ -171,12 +176,7 @@ const overlaps = `(() => {
 // of MLflow's controls. Screenshots beside the walk's.
 func TestMenuLeavesMLflowsControls(t *testing.T) {
 	each(t, func(t *testing.T, s *suite) {
-		dir := os.Getenv("MLFLOWAUTH_TEST_ARTIFACTS")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		dir = filepath.Join(dir, "mlflow-ui", "mlflow-"+s.in.Version)
-		require.NoError(t, os.MkdirAll(dir, 0o755))
+		dir := s.screenshots(t)
 		browser := browsertest.New(t, 2*time.Minute)
 		signIn(t, browser, "admin", adminPassword)
 		for _, width := range []int64{1024, 1280, 1920} {
@@ -207,12 +207,7 @@ func TestUIPagesInBrowser(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		var seed seeded
 		require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &seed), out)
-		dir := os.Getenv("MLFLOWAUTH_TEST_ARTIFACTS")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		dir = filepath.Join(dir, "mlflow-ui", "mlflow-"+s.in.Version)
-		require.NoError(t, os.MkdirAll(dir, 0o755))
+		dir := s.screenshots(t)
 		pages := seed.pages(s.in.Major)
 
 		baseline, _ := walk(t, s.mlflow.URL, "", "", pages, dir, "0-direct")

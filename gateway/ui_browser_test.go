@@ -19,19 +19,9 @@ import (
 	"github.com/mlflowauth/mlflowauth/store"
 )
 
-// screenshots is where the UI's pictures go, for a person to look at:
-// MLFLOWAUTH_TEST_ARTIFACTS (.ci/run sets it), else the test's own
-// temporary folder.
-func screenshots(t *testing.T) string {
-	dir := os.Getenv("MLFLOWAUTH_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else {
-		dir = filepath.Join(dir, "ui")
-		require.NoError(t, os.MkdirAll(dir, 0o755))
-	}
-	return dir
-}
+// screenshots is where the UI's pictures go: test-artifacts/ui after
+// .ci/run.
+func screenshots(t *testing.T) string { return browsertest.Screenshots(t, "ui") }
 
 // A person in a real browser: signs in through the provider, makes a
 // token and uses it, grants a colleague READ (whose request goes from 403

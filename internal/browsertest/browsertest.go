@@ -9,6 +9,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -50,4 +51,20 @@ func New(t testing.TB, timeout time.Duration) context.Context {
 		cancelAlloc()
 	})
 	return ctx
+}
+
+// Screenshots is where a test's pictures of a UI go, for a person to look
+// at after the run: MLFLOWAUTH_TEST_ARTIFACTS/sub (.ci/run sets the
+// variable), else the test's own temporary folder.
+func Screenshots(t testing.TB, sub string) string {
+	t.Helper()
+	dir := os.Getenv("MLFLOWAUTH_TEST_ARTIFACTS")
+	if dir == "" {
+		return t.TempDir()
+	}
+	dir = filepath.Join(dir, sub)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
