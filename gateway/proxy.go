@@ -107,6 +107,12 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 		Transport:     cfg.Transport,
 		FlushInterval: -1, // stream as it comes: server-sent events, LLM tokens
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				// The client went away (a browser leaving a page cancels
+				// its requests): nobody to answer, and MLflow is fine.
+				cfg.Logger.DebugContext(r.Context(), "gateway: the client went away", "error", err, "path", r.URL.Path)
+				return
+			}
 			cfg.Logger.ErrorContext(r.Context(), "gateway: MLflow is unreachable", "error", err, "path", r.URL.Path)
 			auth.WriteError(w, &auth.Error{Status: http.StatusBadGateway, Code: auth.CodeTemporarilyUnavailable,
 				Message: "The MLflow tracking server did not answer; try again", Err: err})

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"io"
@@ -140,6 +141,41 @@ func TestProxyUpstreamDown(t *testing.T) {
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &e))
 	assert.Equal(t, "TEMPORARILY_UNAVAILABLE", e.Code)
 	assert.Contains(t, e.Message, "did not answer")
+}
+
+// A client that leaves before MLflow answers (a browser changing page) is
+// not an unreachable MLflow: no error in the log.
+func TestProxyClientGone(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer close(release)
+	u, _ := url.Parse(up.URL)
+	var log bytes.Buffer
+	p, err := NewProxy(ProxyConfig{Upstream: u, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/api/2.0/mlflow/experiments/search", nil).WithContext(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); p.ServeHTTP(httptest.NewRecorder(), req) }()
+	cancel()
+	<-done
+	assert.NotContains(t, log.String(), "unreachable")
+	assert.NotContains(t, log.String(), "level=ERROR")
+
+	// MLflow really gone is still an error.
+	down := httptest.NewServer(http.NotFoundHandler())
+	du, _ := url.Parse(down.URL)
+	down.Close()
+	p, err = NewProxy(ProxyConfig{Upstream: du, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	require.NoError(t, err)
+	p.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/2.0/mlflow/experiments/search", nil))
+	assert.Contains(t, log.String(), "level=ERROR")
 }
 
 func TestNewProxyRefusesBadUpstream(t *testing.T) {
