@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2-proxy/mockoidc"
+
 	"github.com/mlflowauth/mlflowauth/basic"
 	"github.com/mlflowauth/mlflowauth/gateway"
 	"github.com/mlflowauth/mlflowauth/internal/realmlflow"
@@ -28,10 +30,12 @@ const adminPassword = "admin-password-for-e2e"
 
 // suite is one MLflow version behind a gateway: a plain MLflow server
 // (no auth of its own) and the gateway in front of it, on loopback, with
-// DEFAULT_MLFLOW_PERMISSION=NO_PERMISSIONS.
+// DEFAULT_MLFLOW_PERMISSION=NO_PERMISSIONS and single sign-on through a
+// real OpenID provider (mockoidc; groups "mlflow" and "mlflow-admin").
 type suite struct {
 	in     *realmlflow.Install
 	mlflow *realmlflow.Server
+	idp    *mockoidc.MockOIDC
 	g      *gateway.Gateway
 	srv    *httptest.Server
 	log    *testenv.Buffer
@@ -76,8 +80,16 @@ func (s *suite) start() error {
 	if s.mlflow, err = s.in.Start(ctx, filepath.Join(s.dir, "mlflow"), realmlflow.Options{}); err != nil {
 		return err
 	}
+	if s.idp, err = mockoidc.Run(); err != nil {
+		return err
+	}
 	s.srv = httptest.NewUnstartedServer(nil)
 	env := map[string]string{
+		"OIDC_DISCOVERY_URL":         s.idp.DiscoveryEndpoint(),
+		"OIDC_CLIENT_ID":             s.idp.Config().ClientID,
+		"OIDC_CLIENT_SECRET":         s.idp.Config().ClientSecret,
+		"OIDC_REDIRECT_URI":          "http://" + s.srv.Listener.Addr().String() + "/callback",
+		"OIDC_SCOPE":                 "openid email profile groups",
 		"MLFLOW_UPSTREAM_URL":        s.mlflow.URL,
 		"OIDC_USERS_DB_URI":          "sqlite:///" + filepath.Join(s.dir, "auth.db"),
 		"MLFLOW_AUTH_ADMIN_USERNAME": "admin",
@@ -103,6 +115,9 @@ func (s *suite) stop() {
 	}
 	if s.g != nil {
 		s.g.Close()
+	}
+	if s.idp != nil {
+		_ = s.idp.Shutdown()
 	}
 	s.mlflow.Stop()
 }
@@ -182,6 +197,18 @@ func (s *suite) newUser(t *testing.T, prefix string) user {
 		t.Fatal(err)
 	}
 	u.Token = secret
+	return u
+}
+
+// newSSOUser makes an account for a person who signs in through the
+// identity provider (no password, no token): prefix plus a unique suffix
+// at example.com, the address the provider will send as a verified email.
+func (s *suite) newSSOUser(t *testing.T, prefix string) user {
+	t.Helper()
+	u := user{Name: fmt.Sprintf("%s-%d@example.com", prefix, time.Now().UnixNano()%1e9)}
+	if _, err := s.g.Store().CreateUser(context.Background(), store.User{Username: u.Name}); err != nil {
+		t.Fatal(err)
+	}
 	return u
 }
 

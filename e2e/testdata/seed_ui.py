@@ -1,12 +1,12 @@
 """Content for the web UI walk, made as the administrator through the
 gateway: a shared experiment (runs with metrics over steps, params, tags,
 a text artifact, a logged pyfunc model registered as two versions) and a
-private one; on MLflow 3 also a trace and a prompt. The reader gets READ on
-the shared experiment and model. Prints the ids as the last line (JSON).
+private one; on MLflow 3 also a trace and a prompt. Every user whose key
+begins "reader" gets READ on the shared experiment and model. Prints the ids as the last line (JSON).
 """
 import json
 
-from e2elib import GATEWAY, MAJOR, login, unique, user
+from e2elib import CFG, GATEWAY, MAJOR, login, unique
 
 import mlflow
 import mlflow.pyfunc
@@ -51,9 +51,12 @@ if MAJOR >= 3:
     out["prompt"] = unique("ui-prompt")
     mlflow.genai.register_prompt(name=out["prompt"], template="Answer {{question}}")
 a = get_app_client("basic-auth", tracking_uri=GATEWAY)
-a.create_experiment_permission(shared, user("reader")["name"], "READ")
-a.create_registered_model_permission(model, user("reader")["name"], "READ")
-if MAJOR >= 3:
-    # a prompt is decided by the grants on the registered model of its name
-    a.create_registered_model_permission(out["prompt"], user("reader")["name"], "READ")
+for key, reader in CFG["users"].items():
+    if not key.startswith("reader"):
+        continue
+    a.create_experiment_permission(shared, reader["name"], "READ")
+    a.create_registered_model_permission(model, reader["name"], "READ")
+    if MAJOR >= 3:
+        # a prompt is decided by the grants on the registered model of its name
+        a.create_registered_model_permission(out["prompt"], reader["name"], "READ")
 print(json.dumps(out))

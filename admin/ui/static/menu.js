@@ -1,7 +1,9 @@
 // The gateway's menu inside MLflow's own UI: who is signed in, their
 // tokens and permissions, sign out. It reads the user from the API (the
-// page itself carries no user data), and sends the browser back to sign
-// in when an API call answers 401 because the session ended.
+// page itself carries no user data), sends the browser back to sign in
+// when an API call answers 401 because the session ended, and shows why
+// a change was refused: some of MLflow's dialogs (deleting runs) drop the
+// answer's message and say only that an error occurred.
 (function () {
   "use strict";
   // The gateway names its sign-in page when SSO is on; without it a
@@ -17,18 +19,57 @@
       location.reload();
     }
   };
+  // A change is any request but a read; MLflow's searches and GraphQL
+  // are reads sent as POST, and their refusals are shown by MLflow's pages.
+  var isChange = function (method, url) {
+    method = String(method || "GET").toUpperCase();
+    if (method === "GET" || method === "HEAD" || method === "OPTIONS") return false;
+    var path = String(url || "").split("?")[0];
+    return !/(\/search[^\/]*|\/graphql)$/.test(path);
+  };
+  var notice = null;
+  var refused = function (body) {
+    var answer;
+    try { answer = JSON.parse(body); } catch (e) { return; }
+    if (!answer || answer.error_code !== "PERMISSION_DENIED" || !answer.message) return;
+    if (!notice) {
+      notice = document.createElement("div");
+      notice.id = "mlflowauth-refusal";
+      notice.setAttribute("role", "alert");
+      notice.setAttribute("style", box + "left:50%;bottom:16px;transform:translateX(-50%);max-width:560px;" +
+        "padding:8px 12px;border-color:#e5484d;color:#1f272d;display:flex;gap:10px;align-items:flex-start");
+      var text = document.createElement("span");
+      var close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "\u00d7";
+      close.setAttribute("aria-label", "Dismiss");
+      close.setAttribute("style", "border:0;background:none;font-size:16px;line-height:1;cursor:pointer;color:#616e7c");
+      close.onclick = function () { notice.style.display = "none"; };
+      notice.appendChild(text);
+      notice.appendChild(close);
+      document.body.appendChild(notice);
+    }
+    notice.firstChild.textContent = "Not changed: " + answer.message;
+    notice.style.display = "flex";
+  };
   var original = window.fetch;
   if (original) {
-    window.fetch = function () {
+    window.fetch = function (input, init) {
+      var method = (init && init.method) || (input && input.method);
+      var url = (input && input.url) || input;
       return original.apply(this, arguments).then(function (r) {
         if (r.status === 401) signIn();
+        if (r.status === 403 && isChange(method, url)) r.clone().text().then(refused, function () {});
         return r;
       });
     };
   }
   var open = XMLHttpRequest.prototype.open;
-  XMLHttpRequest.prototype.open = function () {
-    this.addEventListener("load", function () { if (this.status === 401) signIn(); });
+  XMLHttpRequest.prototype.open = function (method, url) {
+    this.addEventListener("load", function () {
+      if (this.status === 401) signIn();
+      if (this.status === 403 && isChange(method, url) && (this.responseType === "" || this.responseType === "text")) refused(this.responseText);
+    });
     return open.apply(this, arguments);
   };
   // Where MLflow's layout leaves room: MLflow 3 has a sidebar whose foot
