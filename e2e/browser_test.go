@@ -52,6 +52,7 @@ func (s seeded) pages(major int) []page {
 	if major >= 3 {
 		p = append(p,
 			page{"traces", "/experiments/" + s.Shared + "/traces"},
+			page{"evaluation-runs", "/experiments/" + s.Shared + "/evaluation-runs"},
 			page{"logged-model", "/experiments/" + s.Shared + "/models/" + s.LoggedModel},
 			page{"prompts", "/prompts"},
 			page{"prompt", "/prompts/" + s.Prompt},
