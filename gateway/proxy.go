@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
@@ -104,8 +105,14 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 			}
 			return addMenu(resp, cfg.MenuScript, cfg.MenuLogin)
 		},
-		Transport:     cfg.Transport,
-		FlushInterval: -1, // stream as it comes: server-sent events, LLM tokens
+		Transport: cfg.Transport,
+		// FlushInterval 0: Go's proxy flushes each write at once for what
+		// streams (text/event-stream, and answers of unknown length such as
+		// chunked LLM tokens); a JSON answer of known length goes out in one
+		// write instead of a flush per write (-1 cost a system call and a
+		// packet more per answer).
+		FlushInterval: 0,
+		BufferPool:    &copyBuffers{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if r.Context().Err() != nil {
 				// The client went away (a browser leaving a page cancels
@@ -119,6 +126,19 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 		},
 	}, nil
 }
+
+// copyBuffers lends the proxy its 32 KiB copy buffers: without a pool
+// each answer allocates one, most of the garbage a request makes.
+type copyBuffers struct{ pool sync.Pool }
+
+func (c *copyBuffers) Get() []byte {
+	if b, ok := c.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (c *copyBuffers) Put(b []byte) { c.pool.Put(&b) }
 
 // stripCookie removes the named cookie from the request's Cookie headers,
 // keeping the others (MLflow's own UI cookies).

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -212,4 +213,93 @@ func FuzzStripCookie(f *testing.F) {
 			}
 		}
 	})
+}
+
+// chunks answers two chunks, the second only after release is closed: a
+// proxy that buffered would hold the first until the test gives up.
+func chunks(contentType string, release <-chan struct{}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		_, _ = io.WriteString(w, "data: first\n\n")
+		http.NewResponseController(w).Flush() // no Content-Length: chunked
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "data: second\n\n")
+	})
+}
+
+// readStream reads the first chunk of an answer, which must come while
+// the upstream still holds the second, then releases and reads the rest.
+func readStream(t *testing.T, do func() (*http.Response, error), release chan struct{}) {
+	t.Helper()
+	type first struct {
+		resp *http.Response
+		text string
+		err  error
+	}
+	got := make(chan first, 1)
+	go func() {
+		resp, err := do()
+		if err != nil {
+			got <- first{err: err}
+			return
+		}
+		b := make([]byte, len("data: first\n\n"))
+		_, err = io.ReadFull(resp.Body, b)
+		got <- first{resp, string(b), err}
+	}()
+	var f first
+	select {
+	case f = <-got:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the first chunk did not arrive before the second was written: something on the way buffers")
+	}
+	require.NoError(t, f.err)
+	defer f.resp.Body.Close()
+	require.Equal(t, 200, f.resp.StatusCode)
+	assert.Equal(t, []string{"chunked"}, f.resp.TransferEncoding, "streamed, not buffered to a length")
+	assert.Equal(t, "data: first\n\n", f.text)
+	close(release)
+	rest, err := io.ReadAll(f.resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "data: second\n\n", string(rest))
+}
+
+// Chunked answers and server-sent events reach the client chunk by chunk
+// (FlushInterval 0 flushes at once what has no length or is an event
+// stream).
+func TestProxyStreamsChunks(t *testing.T) {
+	for _, ct := range []string{"text/event-stream", "application/json", "application/octet-stream"} {
+		t.Run(ct, func(t *testing.T) {
+			release := make(chan struct{})
+			up := httptest.NewServer(chunks(ct, release))
+			defer up.Close()
+			u, _ := url.Parse(up.URL)
+			p, err := NewProxy(ProxyConfig{Upstream: u, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(t, err)
+			gw := httptest.NewServer(p)
+			defer gw.Close()
+			readStream(t, func() (*http.Response, error) { return http.Get(gw.URL + "/ajax-api/2.0/mlflow/stream") }, release)
+		})
+	}
+}
+
+// The same through the whole gateway (metrics, audit, authentication,
+// authorization, proxy): nothing on the way holds a chunk back.
+func TestGatewayStreamsChunks(t *testing.T) {
+	e := newE2E(t, nil)
+	release := make(chan struct{})
+	e.d.Extra = map[string]http.Handler{"/api/2.0/mlflow/experiments/get": chunks("text/event-stream", release)}
+	readStream(t, func() (*http.Response, error) {
+		req, err := http.NewRequest("GET", e.url+exp2, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.SetBasicAuth("root", rootPassword)
+		return http.DefaultClient.Do(req)
+	}, release)
 }
