@@ -212,9 +212,16 @@ func BasicCredentials(r *http.Request) (username, password string, err error) {
 	if !ok || !strings.EqualFold(scheme, "Basic") {
 		return "", "", ErrNoCredentials
 	}
-	// The unpadded length is the larger: enough for either encoding.
-	dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(creds)))
-	user, pass, err := decodeBasic([]byte(creds), dst)
+	// The unpadded length is the larger: enough for either encoding. Usual
+	// credentials (a username and a token) fit the stack buffers, so the
+	// two strings returned are all this allocates.
+	var srcBuf, dstBuf [256]byte
+	src := append(srcBuf[:0], creds...)
+	dst := dstBuf[:]
+	if n := base64.RawStdEncoding.DecodedLen(len(creds)); n > len(dst) {
+		dst = make([]byte, n)
+	}
+	user, pass, err := decodeBasic(src, dst)
 	if err != nil {
 		return "", "", err
 	}

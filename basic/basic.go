@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"hash"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -104,6 +106,7 @@ type Authenticator struct {
 	cfg     Config
 	creds   Credentials
 	secret  []byte
+	macs    sync.Pool // HMAC-SHA256 under secret, reset and reused: no allocation per request
 	sem     chan struct{}
 	dummy   string
 	cache   *usercache.Cache[[32]byte, *entry] // by a token's SHA-256 or the HMAC of username and password
@@ -352,12 +355,17 @@ func (a *Authenticator) acquire(ctx context.Context) bool {
 // cacheKey is an HMAC of the credentials: the cache holds neither the
 // password nor a fast unkeyed hash of it.
 func (a *Authenticator) cacheKey(username, password string) [32]byte {
-	m := hmac.New(sha256.New, a.secret)
-	m.Write([]byte(username))
-	m.Write([]byte{0})
-	m.Write([]byte(password))
+	m, ok := a.macs.Get().(hash.Hash)
+	if !ok {
+		m = hmac.New(sha256.New, a.secret)
+	}
+	_, _ = io.WriteString(m, username)
+	_, _ = m.Write([]byte{0})
+	_, _ = io.WriteString(m, password)
 	var k [32]byte
 	m.Sum(k[:0])
+	m.Reset()
+	a.macs.Put(m)
 	return k
 }
 

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
+	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -147,6 +149,18 @@ func TestTokens(t *testing.T) {
 	for _, bad := range []string{"", TokenPrefix, secret[:len(secret)-1], secret + "x", "mlfxx_" + secret[6:], strings.Replace(secret, secret[10:11], "-", 1)} {
 		_, err := ParseToken(bad)
 		assert.ErrorIs(t, err, ErrMalformedToken, bad)
+	}
+}
+
+// A token made before the checksum was computed without math/big still
+// parses: this one was made by the earlier code (CRC-32 in base62 through
+// big.Int), and so is the checksum of every body below.
+func TestTokenChecksumUnchanged(t *testing.T) {
+	_, err := ParseToken("mlfat_0000000000000000000000000000000000000000000" + "3B4K6c") // the checksum worked out by hand (CRC-32 IEEE, base62)
+	require.NoError(t, err)
+	for _, body := range []string{strings.Repeat("z", tokenBodyLen), strings.Repeat("0", tokenBodyLen), "1dGmVhZrX3xWqK9bTnJ4yLpC2eR7sA8uF6oI0NvE5hM"} {
+		want := encode62(big.NewInt(int64(crc32.ChecksumIEEE([]byte(TokenPrefix+body)))), tokenCheckLen)
+		assert.Equal(t, want, checksum(body), body)
 	}
 }
 

@@ -54,7 +54,7 @@ func ParseToken(s string) ([32]byte, error) {
 			return [32]byte{}, ErrMalformedToken
 		}
 	}
-	if checksum(body) != check {
+	if sum := checksum62(body); string(sum[:]) != check {
 		return [32]byte{}, ErrMalformedToken
 	}
 	return sha256.Sum256([]byte(s)), nil
@@ -68,7 +68,23 @@ func TokenDisplayPrefix(secret string) string {
 }
 
 func checksum(body string) string {
-	return encode62(big.NewInt(int64(crc32.ChecksumIEEE([]byte(TokenPrefix+body)))), tokenCheckLen)
+	sum := checksum62(body)
+	return string(sum[:])
+}
+
+// checksum62 is the CRC-32 of the prefix and body in base62, computed
+// without allocating: ParseToken runs it on every request with a token.
+func checksum62(body string) [tokenCheckLen]byte {
+	var buf [len(TokenPrefix) + tokenBodyLen]byte
+	n := copy(buf[:], TokenPrefix)
+	n += copy(buf[n:], body)
+	c := crc32.ChecksumIEEE(buf[:n])
+	var out [tokenCheckLen]byte
+	for i := tokenCheckLen - 1; i >= 0; i-- {
+		out[i] = base62[c%62]
+		c /= 62
+	}
+	return out
 }
 
 func encode62(n *big.Int, width int) string {
