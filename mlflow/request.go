@@ -109,7 +109,20 @@ func (f *Fields) add(key string, v json.RawMessage, repeatable bool) error {
 // lookup finds a field by its proto name, refusing a spelling MLflow
 // would not read.
 func (f Fields) lookup(name string) (field, bool, error) {
-	fl, ok := f.m[fold(name)]
+	// Folded into a stack buffer: a map lookup by string(b) allocates
+	// nothing.
+	var buf [64]byte
+	b := buf[:0]
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '_':
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		default:
+			b = append(b, c)
+		}
+	}
+	fl, ok := f.m[string(b)]
 	if !ok {
 		return field{}, false, nil
 	}
@@ -176,6 +189,10 @@ func (f Fields) Strings(name string) ([]string, error) {
 
 func scalar(v json.RawMessage) (string, error) {
 	switch {
+	case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && plainJSON(v[1:len(v)-1]):
+		// Valid JSON (checked when read) with nothing escaped: the text
+		// between the quotes is the string. Ids always look like this.
+		return string(v[1 : len(v)-1]), nil
 	case len(v) > 0 && v[0] == '"':
 		var s string
 		err := json.Unmarshal(v, &s)
@@ -244,17 +261,77 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
+// plainJSON reports whether b, inside a JSON string, stands for itself:
+// printable ASCII with no quote, backslash or character Go's encoder
+// escapes (<, >, &).
+func plainJSON(b []byte) bool {
+	for _, c := range b {
+		if !plainByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func plainByte(c byte) bool {
+	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+}
+
+// plainQuery reports whether a query string needs no unescaping and its
+// values no JSON escaping.
+func plainQuery(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '&':
+		case c == '%' || c == '+' || c == ';' || !plainByte(c):
+			return false
+		}
+	}
+	return true
+}
+
+// readQuery reads a query string as MLflow's Flask does: repeated keys
+// kept in order, querystring_parser's name[i] spelled as name.
 func readQuery(f *Fields, raw string) error {
+	if !plainQuery(raw) || strings.Count(raw, "&") >= 64 {
+		return readQueryEscaped(f, raw)
+	}
+	// The usual query (ids, nothing escaped): read in place, each value
+	// quoted as JSON without the encoder.
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(part, "=")
+		if err := f.add(queryName(key), quoteJSON(value), true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func quoteJSON(s string) json.RawMessage {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// queryName is querystring_parser's name[i] spelled as name.
+func queryName(key string) string {
+	if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
+		return key[:i]
+	}
+	return key
+}
+
+func readQueryEscaped(f *Fields, raw string) error {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return badRequest("malformed query string: %v", err)
 	}
 	for key, values := range q {
-		name := key
-		// querystring_parser: experiment_ids[0]=a&experiment_ids[]=b
-		if i := strings.IndexByte(key, '['); i > 0 && strings.HasSuffix(key, "]") {
-			name = key[:i]
-		}
+		name := queryName(key)
 		for _, v := range values {
 			b, _ := json.Marshal(v)
 			if err := f.add(name, b, true); err != nil {

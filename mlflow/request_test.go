@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -218,4 +219,49 @@ func FuzzTopLevelScanner(f *testing.F) {
 func jsonEqual(a, b json.RawMessage) bool {
 	var x, y any
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+// readQuery's fast path (nothing escaped) reads what url.ParseQuery and
+// the JSON encoder read: the same fields, values in the same order, the
+// same refusal.
+func FuzzReadQuery(f *testing.F) {
+	for _, s := range []string{"run_id=abc", "experiment_ids[0]=1&experiment_ids[1]=2", "a=1&&b=2", "=x", "a", "run_id=a&runId=b",
+		"x=<b>", "x=%41", "x=a+b", "x=a;b", "max_results=10&order_by=x&order_by=y", "k=\"q\"", "k=é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		fast, slow := Fields{m: map[string]field{}}, Fields{m: map[string]field{}}
+		errFast, errSlow := readQuery(&fast, raw), readQueryEscaped(&slow, raw)
+		if (errFast == nil) != (errSlow == nil) {
+			t.Fatalf("%q: fast path error %v, ParseQuery's %v", raw, errFast, errSlow)
+		}
+		if errFast != nil {
+			return
+		}
+		if len(fast.m) != len(slow.m) {
+			t.Fatalf("%q: %d fields, ParseQuery %d", raw, len(fast.m), len(slow.m))
+		}
+		for k, fl := range fast.m {
+			sl := slow.m[k]
+			if fl.key != sl.key || len(fl.values) != len(sl.values) {
+				t.Fatalf("%q: field %q: %q %d values, ParseQuery's %q %d", raw, k, fl.key, len(fl.values), sl.key, len(sl.values))
+			}
+			// ParseQuery's map loses the order between name[0] and name[1];
+			// the values are compared as a set.
+			var a, b []string
+			for i := range fl.values {
+				va, errA := scalar(fl.values[i])
+				vb, errB := scalar(sl.values[i])
+				if (errA == nil) != (errB == nil) {
+					t.Fatalf("%q: field %q value %d: %v, ParseQuery's %v", raw, k, i, errA, errB)
+				}
+				a, b = append(a, va), append(b, vb)
+			}
+			slices.Sort(a)
+			slices.Sort(b)
+			if !slices.Equal(a, b) {
+				t.Fatalf("%q: field %q: %q, ParseQuery's %q", raw, k, a, b)
+			}
+		}
+	})
 }
