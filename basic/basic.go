@@ -272,7 +272,7 @@ func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]
 	case !e.active:
 		return nil, auth.Unauthenticated("This account is deactivated")
 	}
-	a.touch(e.tokenID, now)
+	a.touch(e, now)
 	return e.identity, nil
 }
 
@@ -369,12 +369,19 @@ func (a *Authenticator) cacheKey(username, password string) [32]byte {
 	return k
 }
 
-func (a *Authenticator) touch(id int64, now time.Time) {
-	if id == 0 {
+// touch records a token's use for the next Flush; at most once a second
+// per token, so concurrent requests with one token do not queue on the
+// batch's lock (a last-used time is shown to the second).
+func (a *Authenticator) touch(e *entry, now time.Time) {
+	if e.tokenID == 0 {
+		return
+	}
+	sec := now.Unix()
+	if old := e.touched.Load(); old == sec || !e.touched.CompareAndSwap(old, sec) {
 		return
 	}
 	a.touchMu.Lock()
-	a.touched[id] = now
+	a.touched[e.tokenID] = now
 	a.touchMu.Unlock()
 }
 

@@ -243,6 +243,23 @@ func TestTokenSignIn(t *testing.T) {
 			assert.Equal(t, f.now.UTC().Truncate(time.Microsecond), tk.LastUsedAt.Truncate(time.Microsecond))
 		}
 	}
+	// Recorded once a second at most, and again in a later second.
+	_, err = f.auth("alice", fresh)
+	require.NoError(t, err)
+	f.a.touchMu.Lock()
+	assert.Empty(t, f.a.touched, "a second use in the same second is not recorded again")
+	f.a.touchMu.Unlock()
+	f.now = f.now.Add(2 * time.Second)
+	_, err = f.auth("alice", fresh)
+	require.NoError(t, err)
+	require.NoError(t, f.a.Flush(ctx))
+	toks, err = f.s.ListTokens(ctx, "alice")
+	require.NoError(t, err)
+	for _, tk := range toks {
+		if tk.ID == freshID {
+			assert.Equal(t, f.now.UTC().Truncate(time.Microsecond), tk.LastUsedAt.Truncate(time.Microsecond), "the later use")
+		}
+	}
 
 	// A deactivated owner.
 	off := false

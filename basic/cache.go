@@ -3,6 +3,7 @@ package basic
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
@@ -16,6 +17,9 @@ type entry struct {
 	expires  time.Time // the token's expiry (tokens only)
 	revoked  bool
 	active   bool
+	// touched is the last second this token's use was recorded: a token
+	// used many times a second takes the batch's lock once a second.
+	touched atomic.Int64
 }
 
 // maxEntries bounds the credential cache and the failure counts.
