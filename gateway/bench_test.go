@@ -79,7 +79,7 @@ func BenchmarkGatewayAllowed(b *testing.B) {
 
 	u, _ := url.Parse("http://127.0.0.1:1")
 	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(u); pr.SetXForwarded() },
-		Transport: memoryMLflow{}, BufferPool: &copyBuffers{}}
+		Transport: memoryMLflow{}, BufferPool: newCopyBuffers()}
 	for _, c := range []struct {
 		name string
 		h    http.Handler

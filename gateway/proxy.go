@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"html"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
@@ -112,33 +112,47 @@ func NewProxy(cfg ProxyConfig) (http.Handler, error) {
 		// write instead of a flush per write (-1 cost a system call and a
 		// packet more per answer).
 		FlushInterval: 0,
-		BufferPool:    &copyBuffers{},
+		BufferPool:    newCopyBuffers(),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if r.Context().Err() != nil {
+			if errors.Is(r.Context().Err(), context.Canceled) {
 				// The client went away (a browser leaving a page cancels
-				// its requests): nobody to answer, and MLflow is fine.
+				// its requests): not worth an error in the log. The 502 is
+				// still written: the layers before the proxy (the
+				// authorizer recording a rename or a delete) must see that
+				// MLflow's answer never came.
 				cfg.Logger.DebugContext(r.Context(), "gateway: the client went away", "error", err, "path", r.URL.Path)
-				return
+			} else {
+				cfg.Logger.ErrorContext(r.Context(), "gateway: MLflow is unreachable", "error", err, "path", r.URL.Path)
 			}
-			cfg.Logger.ErrorContext(r.Context(), "gateway: MLflow is unreachable", "error", err, "path", r.URL.Path)
 			auth.WriteError(w, &auth.Error{Status: http.StatusBadGateway, Code: auth.CodeTemporarilyUnavailable,
 				Message: "The MLflow tracking server did not answer; try again", Err: err})
 		},
 	}, nil
 }
 
-// copyBuffers lends the proxy its 32 KiB copy buffers: without a pool
-// each answer allocates one, most of the garbage a request makes.
-type copyBuffers struct{ pool sync.Pool }
+// copyBuffers lends the proxy its 32 KiB copy buffers: without them each
+// answer allocates one, most of the garbage a request makes. A bounded
+// free list rather than a sync.Pool: Put of a []byte into a Pool boxes it,
+// an allocation per answer.
+type copyBuffers struct{ free chan []byte }
+
+func newCopyBuffers() *copyBuffers { return &copyBuffers{free: make(chan []byte, 256)} }
 
 func (c *copyBuffers) Get() []byte {
-	if b, ok := c.pool.Get().(*[]byte); ok {
-		return *b
+	select {
+	case b := <-c.free:
+		return b
+	default:
+		return make([]byte, 32<<10)
 	}
-	return make([]byte, 32<<10)
 }
 
-func (c *copyBuffers) Put(b []byte) { c.pool.Put(&b) }
+func (c *copyBuffers) Put(b []byte) {
+	select {
+	case c.free <- b:
+	default: // enough kept; the collector takes this one
+	}
+}
 
 // stripCookie removes the named cookie from the request's Cookie headers,
 // keeping the others (MLflow's own UI cookies).

@@ -163,11 +163,13 @@ func TestProxyClientGone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequest("GET", "/api/2.0/mlflow/experiments/search", nil).WithContext(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); p.ServeHTTP(httptest.NewRecorder(), req) }()
+	w := httptest.NewRecorder()
+	go func() { defer close(done); p.ServeHTTP(w, req) }()
 	cancel()
 	<-done
 	assert.NotContains(t, log.String(), "unreachable")
 	assert.NotContains(t, log.String(), "level=ERROR")
+	assert.Equal(t, http.StatusBadGateway, w.Code, "still answered: the layers before the proxy must see MLflow's answer never came")
 
 	// MLflow really gone is still an error.
 	down := httptest.NewServer(http.NotFoundHandler())

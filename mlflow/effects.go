@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/permission"
@@ -25,6 +26,10 @@ type Grants interface {
 	DeleteResource(ctx context.Context, r permission.Resource) error
 	PublishNameChange(ctx context.Context, r permission.Resource, newName string) error
 }
+
+// changeTimeout bounds how long a change that carries an effect waits for
+// MLflow's answer once its client has gone.
+const changeTimeout = 5 * time.Minute
 
 // maxCaptured bounds the MLflow answer the gateway reads to record an
 // effect: these are small control responses.
@@ -345,14 +350,24 @@ func (a *Authorizer) forward(w http.ResponseWriter, r *http.Request, next http.H
 	// The answer is read here: fetch it uncompressed.
 	r.Header.Del("Accept-Encoding")
 	c := &capture{header: http.Header{}}
-	next.ServeHTTP(c, r)
+	// The change goes to MLflow and its answer is awaited even if the
+	// client leaves: cut off halfway, MLflow may have done it while the
+	// grants stay where they were (a renamed model's grants left on the old
+	// name for whoever makes a model of that name next).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), changeTimeout)
+	defer cancel()
+	next.ServeHTTP(c, r.WithContext(ctx))
 	if c.overflow {
 		a.cfg.Logger.ErrorContext(r.Context(), "mlflow: an answer to record was too large", "path", r.URL.Path)
 		auth.WriteError(w, &auth.Error{Status: http.StatusBadGateway, Code: auth.CodeTemporarilyUnavailable, Message: "MLflow's answer was too large"})
 		return
 	}
 	if c.status == 0 {
-		c.status = http.StatusOK
+		// Nothing came back (a proxy that gave up without answering): MLflow
+		// may not have done anything, so nothing is recorded.
+		a.cfg.Logger.WarnContext(r.Context(), "mlflow: no answer to a change; its effect is not recorded", "path", r.URL.Path)
+		auth.WriteError(w, &auth.Error{Status: http.StatusBadGateway, Code: auth.CodeTemporarilyUnavailable, Message: "MLflow gave no answer; try again"})
+		return
 	}
 	if c.status == http.StatusOK {
 		// The client leaving must not leave a resource without its grants.

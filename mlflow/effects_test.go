@@ -10,12 +10,14 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlflowauth/mlflowauth/auth"
 	"github.com/mlflowauth/mlflowauth/internal/mlflowtest"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
@@ -398,4 +400,56 @@ func TestDeleteDropsEveryKind(t *testing.T) {
 	for _, k := range []permission.Kind{permission.RegisteredModel, permission.Prompt} {
 		assert.Equal(t, permission.SourceUser, snap.Decide(dave, permission.Resource{Kind: k, ID: "moved-2"}).Source, "%s grants moved", k)
 	}
+}
+
+// renames counts the grants moved.
+type renames struct {
+	Grants
+	moved atomic.Int32
+}
+
+func (g *renames) RenameResource(context.Context, permission.Resource, string) error {
+	g.moved.Add(1)
+	return nil
+}
+
+func (g *renames) PublishNameChange(context.Context, permission.Resource, string) error { return nil }
+
+// A rename whose client leaves while MLflow works: MLflow's answer is
+// still awaited, and the grants follow what MLflow did. A proxy that
+// gives up without answering records nothing and answers 502.
+func TestChangeOutlivesItsClient(t *testing.T) {
+	f := newFixture(t)
+	g := &renames{}
+	f.a.cfg.Grants = g
+	rename := func(ctx context.Context, next http.Handler) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/api/2.0/mlflow/registered-models/rename", strings.NewReader(`{"name":"churn-model","new_name":"churn-2"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r = r.WithContext(auth.NewContext(ctx, &auth.Identity{Username: "alice", Method: auth.MethodBasic}))
+		w := httptest.NewRecorder()
+		f.a.Wrap(next).ServeHTTP(w, r)
+		return w
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	arrived := make(chan struct{})
+	mlflowDone := make(chan struct{})
+	var sawCancel atomic.Bool
+	go func() { <-arrived; cancel(); close(mlflowDone) }()
+	w := rename(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-mlflowDone
+		time.Sleep(20 * time.Millisecond)
+		sawCancel.Store(r.Context().Err() != nil)
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	assert.False(t, sawCancel.Load(), "the request to MLflow is not cut when the client leaves")
+	assert.Equal(t, 200, w.Code)
+	moved := g.moved.Load()
+	assert.Positive(t, moved, "MLflow renamed it: the grants moved (the model's and the prompt's of that name)")
+
+	w = rename(context.Background(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	assert.Equal(t, http.StatusBadGateway, w.Code)
+	assert.Equal(t, moved, g.moved.Load(), "no answer: nothing recorded")
 }

@@ -458,7 +458,7 @@ func (a *Authorizer) fetch(req *http.Request, next http.Handler) (*upstreamAnswe
 		return nil, fmt.Errorf("MLflow's answer is larger than %d bytes", a.maxAnswer)
 	}
 	if c.status == 0 {
-		c.status = http.StatusOK
+		return nil, errors.New("MLflow gave no answer")
 	}
 	if enc := c.header.Get("Content-Encoding"); enc != "" && enc != "identity" {
 		return nil, fmt.Errorf("MLflow answered with Content-Encoding %q", enc)
