@@ -255,6 +255,11 @@ func FuzzReadQuery(f *testing.F) {
 				if (errA == nil) != (errB == nil) {
 					t.Fatalf("%q: field %q value %d: %v, ParseQuery's %v", raw, k, i, errA, errB)
 				}
+				// scalar's own fast path is held to the decoder too.
+				var decoded string
+				if err := json.Unmarshal(fl.values[i], &decoded); err != nil || decoded != va {
+					t.Fatalf("%q: field %q value %d: scalar read %q, the decoder %q (%v)", raw, k, i, va, decoded, err)
+				}
 				a, b = append(a, va), append(b, vb)
 			}
 			slices.Sort(a)

@@ -52,6 +52,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/mlflowauth/mlflowauth/internal/oidctest"
+	"github.com/mlflowauth/mlflowauth/internal/testenv"
 )
 
 const (
@@ -288,7 +289,7 @@ func run(cfg config, out io.Writer) error {
 		"OIDC_SCOPE=openid email profile groups",
 	)
 	gwCmd.Stdout = io.Discard // the audit log: a JSON line per refusal
-	var gwErr bytes.Buffer
+	var gwErr testenv.Buffer  // written by exec's copier while read here
 	gwCmd.Stderr = &gwErr
 	if err := gwCmd.Start(); err != nil {
 		return err

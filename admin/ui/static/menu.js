@@ -66,10 +66,17 @@
   }
   var open = XMLHttpRequest.prototype.open;
   XMLHttpRequest.prototype.open = function (method, url) {
-    this.addEventListener("load", function () {
-      if (this.status === 401) signIn();
-      if (this.status === 403 && isChange(method, url) && (this.responseType === "" || this.responseType === "text")) refused(this.responseText);
-    });
+    // One listener per request object, reading what the latest open()
+    // asked: a reused XMLHttpRequest must not answer for an old request.
+    this.__mlflowauth = { method: method, url: url };
+    if (!this.__mlflowauthListening) {
+      this.__mlflowauthListening = true;
+      this.addEventListener("load", function () {
+        var req = this.__mlflowauth || {};
+        if (this.status === 401) signIn();
+        if (this.status === 403 && isChange(req.method, req.url) && (this.responseType === "" || this.responseType === "text")) refused(this.responseText);
+      });
+    }
     return open.apply(this, arguments);
   };
   // Where MLflow's layout leaves room: MLflow 3 has a sidebar whose foot
