@@ -305,13 +305,20 @@ func clickButton(t *testing.T, browser context.Context, dialog bool, names ...st
   b.click();
   return true;
 })()`, scope, want)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	until(t, browser, js, 10*time.Second, fmt.Sprintf("no button %v", names))
+}
+
+// until evaluates js in the page until it returns true, failing the test
+// with why after within.
+func until(t *testing.T, browser context.Context, js string, within time.Duration, why string) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(200 * time.Millisecond) {
 		ok, err := chromedp.Run(browser, chromedp.Evaluate[bool](js))
 		require.NoError(t, err)
 		if ok {
 			return
 		}
-		require.True(t, time.Now().Before(deadline), "no button %v", names)
+		require.True(t, time.Now().Before(deadline), why)
 	}
 }
 
@@ -321,14 +328,7 @@ func clickButton(t *testing.T, browser context.Context, dialog bool, names ...st
 func clickOn(t *testing.T, browser context.Context, sel string) {
 	t.Helper()
 	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false; e.click(); return true; })()`, sel)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		ok, err := chromedp.Run(browser, chromedp.Evaluate[bool](js))
-		require.NoError(t, err)
-		if ok {
-			return
-		}
-		require.True(t, time.Now().Before(deadline), "nothing matches %s", sel)
-	}
+	until(t, browser, js, 15*time.Second, "nothing matches "+sel)
 }
 
 // mlflowText is the page's text without the gateway's refusal notice:
