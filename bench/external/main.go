@@ -13,10 +13,11 @@
 //     the users are made);
 //   - wrk -t1 -c32 (Debian's wrk; installed with apt-get when missing).
 //
-// Each round runs wrk against the bare proxy and against the gateway for
-// a token user (Basic), a session user (cookie) and a bearer user (JWT),
-// all reading an experiment they hold READ on (a cached decision), then a
-// refused request (403) and one without credentials (401). It prints the
+// Each round runs wrk against the gateway for a token user (Basic), a
+// session user (cookie) and a bearer user (JWT), all reading an
+// experiment they hold READ on (a cached decision), each right beside a
+// run against the bare proxies (the order turned every other round), then
+// a refused request (403) and one without credentials (401). It prints the
 // gateway/bare ratio per user, the median over the rounds with every
 // round's raw figures, and the latency the gateway adds at p50 and p99.
 //
@@ -320,14 +321,39 @@ func run(cfg config, out io.Writer) error {
 	}
 	results := map[string][]result{}
 	fmt.Fprintf(out, "wrk -t1 -c%d -d%s --latency, %d rounds, targets interleaved\n", cfg.connections, cfg.duration, cfg.rounds)
+	bareT, pooledT := targets[0], targets[1]
+	measure := func(round int, tg target, key string) error {
+		r, err := wrk(cfg, tg)
+		if err != nil {
+			return fmt.Errorf("round %d, %s: %w\n%s", round, tg.name, err, tail(gwErr.String(), 20))
+		}
+		results[key] = append(results[key], r)
+		fmt.Fprintf(out, "  round %d  %-22s %9.0f req/s  p50 %-8s p99 %s\n", round, tg.name, r.rps, r.p50, r.p99)
+		return nil
+	}
 	for round := 1; round <= cfg.rounds; round++ {
-		for _, tg := range targets {
-			r, err := wrk(cfg, tg)
-			if err != nil {
-				return fmt.Errorf("round %d, %s: %w\n%s", round, tg.name, err, tail(gwErr.String(), 20))
+		for _, tg := range targets[2:] {
+			if tg.want != 200 {
+				if err := measure(round, tg, tg.name); err != nil {
+					return err
+				}
+				continue
 			}
-			results[tg.name] = append(results[tg.name], r)
-			fmt.Fprintf(out, "  round %d  %-22s %9.0f req/s  p50 %-8s p99 %s\n", round, tg.name, r.rps, r.p50, r.p99)
+			// Each user beside its own bare runs, the bare proxy right next
+			// to the gateway, the order turned every other round: the
+			// machine's drift over a run falls on both sides alike.
+			pair := []struct {
+				tg  target
+				key string
+			}{{pooledT, "bare-pooled/" + tg.name}, {bareT, "bare/" + tg.name}, {tg, tg.name}}
+			if round%2 == 0 {
+				slices.Reverse(pair)
+			}
+			for _, p := range pair {
+				if err := measure(round, p.tg, p.key); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	report(out, results, cfg.rounds)
@@ -511,7 +537,6 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 }
 
 func report(out io.Writer, res map[string][]result, rounds int) {
-	bare, pooled := res["bare"], res["bare-pooled"]
 	fmt.Fprintf(out, "\n| user | bare proxy req/s | gateway req/s | gateway / bare (median of %d) | every round | added p50 | added p99 | gateway / pooled bare |\n", rounds)
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|")
 	for _, name := range []string{"token", "session", "bearer"} {
@@ -522,6 +547,7 @@ func report(out io.Writer, res map[string][]result, rounds int) {
 		var rounds []string
 		var bareRPS, gwRPS []float64
 		var d50, d99 []time.Duration
+		bare, pooled := res["bare/"+name], res["bare-pooled/"+name]
 		for i, r := range res[name] {
 			ratios, strict = append(ratios, r.rps/bare[i].rps), append(strict, r.rps/pooled[i].rps)
 			rounds = append(rounds, fmt.Sprintf("%.2f", r.rps/bare[i].rps))
