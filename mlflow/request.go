@@ -57,20 +57,20 @@ type field struct {
 	values []json.RawMessage // JSON values; query values as JSON strings
 }
 
-func fold(key string) string {
-	var b strings.Builder
-	b.Grow(len(key))
+func fold(key string) string { return string(appendFolded(make([]byte, 0, len(key)), key)) }
+
+// appendFolded appends key folded (lower case, no underscores) to dst.
+func appendFolded(dst []byte, key string) []byte {
 	for i := 0; i < len(key); i++ {
-		c := key[i]
-		switch {
+		switch c := key[i]; {
 		case c == '_':
 		case 'A' <= c && c <= 'Z':
-			b.WriteByte(c + 'a' - 'A')
+			dst = append(dst, c+'a'-'A')
 		default:
-			b.WriteByte(c)
+			dst = append(dst, c)
 		}
 	}
-	return b.String()
+	return dst
 }
 
 // camel is protobuf's JSON name for a proto field name.
@@ -112,17 +112,7 @@ func (f Fields) lookup(name string) (field, bool, error) {
 	// Folded into a stack buffer: a map lookup by string(b) allocates
 	// nothing.
 	var buf [64]byte
-	b := buf[:0]
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; {
-		case c == '_':
-		case 'A' <= c && c <= 'Z':
-			b = append(b, c+'a'-'A')
-		default:
-			b = append(b, c)
-		}
-	}
-	fl, ok := f.m[string(b)]
+	fl, ok := f.m[string(appendFolded(buf[:0], name))]
 	if !ok {
 		return field{}, false, nil
 	}
