@@ -18,7 +18,9 @@ var ErrDeactivated = errors.New("store: account deactivated")
 // that, a new account. Its display name and stored groups follow the
 // identity provider, and so does its admin flag, both ways, except that
 // the last active administrator is never demoted (the demotion is skipped
-// and logged). A deactivated account is ErrDeactivated.
+// and logged); memberships of groups SCIM keeps stay SCIM's. The time is
+// recorded as the account's last SSO sign-in (SSO_REVALIDATE_DAYS). A
+// deactivated account is ErrDeactivated.
 func (s *Store) SignInSSO(ctx context.Context, issuer, subject, username, displayName string, groups []string, admin bool) (string, error) {
 	if issuer == "" || subject == "" {
 		return "", invalid("a sign-in needs an issuer and a subject")
@@ -82,7 +84,8 @@ func (s *Store) SignInSSO(ctx context.Context, issuer, subject, username, displa
 		if displayName == "" {
 			displayName = u.DisplayName
 		}
-		if _, err := t.ExecContext(ctx, t.q("UPDATE users SET display_name = ?, is_admin = ?, updated_at = ? WHERE id = ?"), displayName, admin, now(), u.ID); err != nil {
+		ts := now()
+		if _, err := t.ExecContext(ctx, t.q("UPDATE users SET display_name = ?, is_admin = ?, last_sso_at = ?, updated_at = ? WHERE id = ?"), displayName, admin, ts, ts, u.ID); err != nil {
 			return err
 		}
 		if err := setGroups(ctx, t, out, groups); err != nil {

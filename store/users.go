@@ -30,9 +30,26 @@ type User struct {
 	PasswordHash   string // empty: no password
 	Origin         string
 	Groups         []string // stored memberships, sorted
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// ExternalID is the identity provider's id for the user (SCIM's
+	// externalId); SCIM is whether SCIM provisions the account.
+	ExternalID string
+	SCIM       SCIMState
+	// LastSSOAt is the last sign-in through the identity provider; zero
+	// when the account never signed in that way.
+	LastSSOAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// SCIMState says whether SCIM provisions an account.
+type SCIMState string
+
+// The states of User.SCIM.
+const (
+	SCIMNone    SCIMState = ""        // never seen by SCIM
+	SCIMLinked  SCIMState = "linked"  // created or matched by SCIM
+	SCIMDeleted SCIMState = "deleted" // deleted by SCIM, kept deactivated with its grants
+)
 
 func (u User) permissionUser() *permission.User {
 	return &permission.User{Name: u.Username, Admin: u.Admin, Active: !u.Deactivated, Groups: slices.Clone(u.Groups)}
@@ -60,6 +77,9 @@ type userRow struct {
 	Active         bool           `db:"active"`
 	PasswordHash   sql.NullString `db:"password_hash"`
 	Origin         string         `db:"origin"`
+	ExternalID     string         `db:"external_id"`
+	SCIM           string         `db:"scim"`
+	LastSSOAt      sql.NullTime   `db:"last_sso_at"`
 	CreatedAt      time.Time      `db:"created_at"`
 	UpdatedAt      time.Time      `db:"updated_at"`
 }
@@ -68,11 +88,12 @@ func (r userRow) user() User {
 	return User{
 		ID: r.ID, Username: r.Username, DisplayName: r.DisplayName, Admin: r.Admin,
 		ServiceAccount: r.ServiceAccount, Deactivated: !r.Active, PasswordHash: r.PasswordHash.String,
-		Origin: r.Origin, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Origin: r.Origin, ExternalID: r.ExternalID, SCIM: SCIMState(r.SCIM), LastSSOAt: r.LastSSOAt.Time.UTC(),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }
 
-const userColumns = "id, username, display_name, is_admin, is_service_account, active, password_hash, origin, created_at, updated_at"
+const userColumns = "id, username, display_name, is_admin, is_service_account, active, password_hash, origin, external_id, scim, last_sso_at, created_at, updated_at"
 
 type querier interface {
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
@@ -131,8 +152,8 @@ func insertUser(ctx context.Context, t *tx, name string, u User) error {
 	if u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}
-	_, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, password_hash, origin, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), name, u.DisplayName, u.Admin, u.ServiceAccount, !u.Deactivated, hash, u.Origin, ts, ts)
+	_, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, password_hash, origin, external_id, scim, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), name, u.DisplayName, u.Admin, u.ServiceAccount, !u.Deactivated, hash, u.Origin, u.ExternalID, string(u.SCIM), ts, ts)
 	return classify(err)
 }
 
@@ -195,6 +216,8 @@ type UserChange struct {
 	Active         *bool
 	PasswordHash   *string // "" removes the password
 	Origin         *string
+	ExternalID     *string
+	SCIM           *SCIMState
 }
 
 // UpdateUser changes a user.
@@ -237,6 +260,12 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		}
 		if c.Origin != nil {
 			add("origin", *c.Origin)
+		}
+		if c.ExternalID != nil {
+			add("external_id", *c.ExternalID)
+		}
+		if c.SCIM != nil {
+			add("scim", string(*c.SCIM))
 		}
 		args = append(args, name)
 		if _, err := t.ExecContext(ctx, t.q("UPDATE users SET "+strings.Join(sets, ", ")+" WHERE username = ?"), args...); err != nil {
@@ -385,7 +414,8 @@ func (s *Store) HasIdentity(ctx context.Context, username string) (bool, error) 
 }
 
 // SetUserGroups replaces a user's stored memberships, creating groups as
-// needed (what a sign-in syncs from the identity provider).
+// needed (what a sign-in syncs from the identity provider). Memberships of
+// groups SCIM keeps are left as SCIM set them.
 func (s *Store) SetUserGroups(ctx context.Context, username string, groups []string) error {
 	name, err := normalizeUsername(username)
 	if err != nil {
@@ -424,7 +454,10 @@ func setGroups(ctx context.Context, t *tx, username string, groups []string) err
 	}
 	slices.Sort(clean)
 	clean = slices.Compact(clean)
-	if _, err := t.ExecContext(ctx, t.q("DELETE FROM memberships WHERE user_id = (SELECT id FROM users WHERE username = ?)"), username); err != nil {
+	// Groups SCIM keeps are SCIM's alone: a sign-in neither adds nor
+	// removes their members.
+	if _, err := t.ExecContext(ctx, t.q(`DELETE FROM memberships WHERE user_id = (SELECT id FROM users WHERE username = ?)
+		AND group_id IN (SELECT id FROM groups WHERE NOT scim)`), username); err != nil {
 		return err
 	}
 	for _, g := range clean {
@@ -432,7 +465,7 @@ func setGroups(ctx context.Context, t *tx, username string, groups []string) err
 			return err
 		}
 		if _, err := t.ExecContext(ctx, t.q(`INSERT INTO memberships (user_id, group_id)
-			SELECT u.id, g.id FROM users u, groups g WHERE u.username = ? AND g.name = ?`), username, g); err != nil {
+			SELECT u.id, g.id FROM users u, groups g WHERE u.username = ? AND g.name = ? AND NOT g.scim`), username, g); err != nil {
 			return err
 		}
 	}

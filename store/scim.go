@@ -1,0 +1,411 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// What SCIM provisioning (package scim) keeps here: which accounts and
+// groups the identity provider manages, their external ids, and the
+// tokens SCIM clients present.
+
+// UserByID returns a user by the store's numeric id (SCIM's id).
+func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+	var name string
+	err := s.db.GetContext(ctx, &name, s.db.Rebind("SELECT username FROM users WHERE id = ?"), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("%w: user %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return getUser(ctx, s.db, name)
+}
+
+// ProvisionSCIMUser creates u as an account
+// SCIM keeps, or revives the account of that name SCIM deleted earlier
+// (its grants kept: reactivated, linked again). Any other account of that
+// name is ErrConflict: SCIM clients match existing accounts by filtering
+// on userName, then link them with a PUT or PATCH.
+func (s *Store) ProvisionSCIMUser(ctx context.Context, u User) (User, error) {
+	name, err := normalizeUsername(u.Username)
+	if err != nil {
+		return User{}, err
+	}
+	var out User
+	err = s.write(ctx, func(t *tx) error {
+		before, err := getUser(ctx, t, name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			u.SCIM, u.Admin, u.ServiceAccount, u.PasswordHash, u.Groups = SCIMLinked, false, false, "", nil
+			if err := insertUser(ctx, t, name, u); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case before.SCIM != SCIMDeleted:
+			return fmt.Errorf("%w: user %q", ErrConflict, name)
+		default:
+			if _, err := t.ExecContext(ctx, t.q("UPDATE users SET display_name = ?, external_id = ?, active = ?, scim = ?, updated_at = ? WHERE id = ?"),
+				u.DisplayName, u.ExternalID, !u.Deactivated, string(SCIMLinked), now(), before.ID); err != nil {
+				return err
+			}
+		}
+		if out, err = getUser(ctx, t, name); err != nil {
+			return err
+		}
+		t.emit(Event{Op: OpUserPut, User: out.permissionUser()})
+		return nil
+	})
+	return out, err
+}
+
+// RemoveSCIMUser is SCIM's DELETE. With removeGrants the account goes
+// with everything made to it (DeleteUser); else it is deactivated (its
+// tokens and sessions stop at once), leaves the groups SCIM keeps, and is
+// hidden from SCIM, its grants kept for when SCIM creates it again.
+func (s *Store) RemoveSCIMUser(ctx context.Context, username string, removeGrants bool) error {
+	if removeGrants {
+		return s.DeleteUser(ctx, username)
+	}
+	no, deleted, none := false, SCIMDeleted, ""
+	u, err := s.UpdateUser(ctx, username, UserChange{Active: &no, SCIM: &deleted, ExternalID: &none})
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(t *tx) error {
+		if _, err := t.ExecContext(ctx, t.q("DELETE FROM memberships WHERE user_id = ? AND group_id IN (SELECT id FROM groups WHERE scim)"), u.ID); err != nil {
+			return err
+		}
+		after, err := getUser(ctx, t, u.Username)
+		if err != nil {
+			return err
+		}
+		t.emit(Event{Op: OpUserPut, User: after.permissionUser()})
+		return nil
+	})
+}
+
+// Group is a group with its members.
+type Group struct {
+	ID         int64
+	Name       string
+	ExternalID string
+	SCIM       bool     // SCIM keeps its members
+	Members    []string // usernames, sorted
+}
+
+type groupRow struct {
+	ID         int64  `db:"id"`
+	Name       string `db:"name"`
+	ExternalID string `db:"external_id"`
+	SCIM       bool   `db:"scim"`
+}
+
+func getGroup(ctx context.Context, q querier, where string, arg any) (Group, error) {
+	var r groupRow
+	if err := q.GetContext(ctx, &r, q.Rebind("SELECT id, name, external_id, scim FROM groups WHERE "+where), arg); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Group{}, fmt.Errorf("%w: group %v", ErrNotFound, arg)
+		}
+		return Group{}, err
+	}
+	g := Group{ID: r.ID, Name: r.Name, ExternalID: r.ExternalID, SCIM: r.SCIM}
+	err := q.SelectContext(ctx, &g.Members, q.Rebind(
+		"SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.username"), g.ID)
+	return g, err
+}
+
+// GroupByID returns a group and its members.
+func (s *Store) GroupByID(ctx context.Context, id int64) (Group, error) {
+	return getGroup(ctx, s.db, "id = ?", id)
+}
+
+// ListGroupDetails returns every group with its members, by name.
+func (s *Store) ListGroupDetails(ctx context.Context) ([]Group, error) {
+	var rows []groupRow
+	if err := s.db.SelectContext(ctx, &rows, "SELECT id, name, external_id, scim FROM groups ORDER BY name"); err != nil {
+		return nil, err
+	}
+	rs, err := s.db.QueryContext(ctx, "SELECT m.group_id, u.username FROM memberships m JOIN users u ON u.id = m.user_id ORDER BY u.username")
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	members := map[int64][]string{}
+	for rs.Next() {
+		var id int64
+		var name string
+		if err := rs.Scan(&id, &name); err != nil {
+			return nil, err
+		}
+		members[id] = append(members[id], name)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Group, len(rows))
+	for i, r := range rows {
+		out[i] = Group{ID: r.ID, Name: r.Name, ExternalID: r.ExternalID, SCIM: r.SCIM, Members: members[r.ID]}
+	}
+	return out, nil
+}
+
+// ProvisionSCIMGroup creates a group SCIM keeps. A group of that name that
+// sign-ins made (from ID-token claims) is taken over: its grants stay,
+// its members become what SCIM says. One SCIM already keeps is
+// ErrConflict.
+func (s *Store) ProvisionSCIMGroup(ctx context.Context, name, externalID string) (Group, error) {
+	if name == "" || len(name) > 255 {
+		return Group{}, invalid("a group name of 1 to 255 bytes")
+	}
+	var out Group
+	err := s.write(ctx, func(t *tx) error {
+		g, err := getGroup(ctx, t, "name = ?", name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			if _, err := t.ExecContext(ctx, t.q("INSERT INTO groups (name, external_id, scim) VALUES (?, ?, ?)"), name, externalID, true); err != nil {
+				return classify(err)
+			}
+		case err != nil:
+			return err
+		case g.SCIM:
+			return fmt.Errorf("%w: group %q", ErrConflict, name)
+		default:
+			if _, err := t.ExecContext(ctx, t.q("UPDATE groups SET external_id = ?, scim = ? WHERE id = ?"), externalID, true, g.ID); err != nil {
+				return err
+			}
+			if err := t.setMembers(ctx, g, nil); err != nil {
+				return err
+			}
+		}
+		out, err = getGroup(ctx, t, "name = ?", name)
+		return err
+	})
+	return out, err
+}
+
+// SetGroupExternalID changes the external id of a group.
+func (s *Store) SetGroupExternalID(ctx context.Context, id int64, externalID string) error {
+	return s.write(ctx, func(t *tx) error {
+		res, err := t.ExecContext(ctx, t.q("UPDATE groups SET external_id = ? WHERE id = ?"), externalID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: group %d", ErrNotFound, id)
+		}
+		return nil
+	})
+}
+
+// MemberChange changes a group's members by user id: Replace sets them to
+// Add (Remove then unused), else Add are added and Remove removed.
+type MemberChange struct {
+	Replace     bool
+	Add, Remove []int64
+}
+
+// ChangeGroupMembers changes the members of a group SCIM keeps; an
+// unknown user id is ErrInvalid and changes nothing. Each member whose
+// groups changed is on the feed, so every replica decides with the new
+// groups at once.
+func (s *Store) ChangeGroupMembers(ctx context.Context, id int64, c MemberChange) (Group, error) {
+	var out Group
+	err := s.write(ctx, func(t *tx) error {
+		g, err := getGroup(ctx, t, "id = ?", id)
+		if err != nil {
+			return err
+		}
+		ids := func(list []int64) (map[string]bool, error) {
+			names := map[string]bool{}
+			for _, uid := range list {
+				var name string
+				err := t.GetContext(ctx, &name, t.q("SELECT username FROM users WHERE id = ? AND scim <> ? AND NOT is_service_account"), uid, string(SCIMDeleted))
+				if errors.Is(err, sql.ErrNoRows) {
+					return nil, invalid("no user with id %d", uid)
+				}
+				if err != nil {
+					return nil, err
+				}
+				names[name] = true
+			}
+			return names, nil
+		}
+		add, err := ids(c.Add)
+		if err != nil {
+			return err
+		}
+		remove, err := ids(c.Remove)
+		if err != nil {
+			return err
+		}
+		want := map[string]bool{}
+		if !c.Replace {
+			for _, m := range g.Members {
+				want[m] = !remove[m]
+			}
+		}
+		for m := range add {
+			want[m] = true
+		}
+		if err := t.setMembers(ctx, g, want); err != nil {
+			return err
+		}
+		out, err = getGroup(ctx, t, "id = ?", id)
+		return err
+	})
+	return out, err
+}
+
+// setMembers makes want (username → member) the members of g, and puts
+// every user whose groups changed on the feed.
+func (t *tx) setMembers(ctx context.Context, g Group, want map[string]bool) error {
+	var changed []string
+	for _, m := range g.Members {
+		if !want[m] {
+			if _, err := t.ExecContext(ctx, t.q("DELETE FROM memberships WHERE group_id = ? AND user_id = (SELECT id FROM users WHERE username = ?)"), g.ID, m); err != nil {
+				return err
+			}
+			changed = append(changed, m)
+		}
+	}
+	for m, in := range want {
+		if in && !slices.Contains(g.Members, m) {
+			if _, err := t.ExecContext(ctx, t.q("INSERT INTO memberships (user_id, group_id) SELECT id, ? FROM users WHERE username = ?"), g.ID, m); err != nil {
+				return err
+			}
+			changed = append(changed, m)
+		}
+	}
+	slices.Sort(changed)
+	for _, m := range changed {
+		u, err := getUser(ctx, t, m)
+		if err != nil {
+			return err
+		}
+		t.emit(Event{Op: OpUserPut, User: u.permissionUser()})
+	}
+	return nil
+}
+
+// DeleteGroupByID removes a group (see DeleteGroup).
+func (s *Store) DeleteGroupByID(ctx context.Context, id int64) error {
+	g, err := s.GroupByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.DeleteGroup(ctx, g.Name)
+}
+
+// SCIMToken is the record of a token a SCIM client presents. The secret
+// is never stored: Hash is its SHA-256.
+type SCIMToken struct {
+	ID         int64     `db:"id"`
+	Name       string    `db:"name"`
+	Hash       []byte    `db:"secret_hash"`
+	Prefix     string    `db:"prefix"`
+	CreatedBy  string    `db:"created_by"`
+	CreatedAt  time.Time `db:"created_at"`
+	LastUsedAt time.Time `db:"-"`
+	RevokedAt  time.Time `db:"-"`
+}
+
+type scimTokenRow struct {
+	SCIMToken
+	LastUsed sql.NullTime `db:"last_used_at"`
+	Revoked  sql.NullTime `db:"revoked_at"`
+}
+
+func (r scimTokenRow) token() SCIMToken {
+	t := r.SCIMToken
+	t.CreatedAt, t.LastUsedAt, t.RevokedAt = t.CreatedAt.UTC(), r.LastUsed.Time.UTC(), r.Revoked.Time.UTC()
+	return t
+}
+
+const scimTokenSelect = "SELECT id, name, secret_hash, prefix, created_by, created_at, last_used_at, revoked_at FROM scim_tokens "
+
+// CreateSCIMToken stores a SCIM token record. A live token of that name,
+// or the same hash, is ErrConflict.
+func (s *Store) CreateSCIMToken(ctx context.Context, t SCIMToken) (SCIMToken, error) {
+	if len(t.Hash) != sha256.Size {
+		return SCIMToken{}, invalid("a token hash must be SHA-256 (32 bytes)")
+	}
+	if t.Name == "" {
+		return SCIMToken{}, invalid("a SCIM token needs a name")
+	}
+	var out SCIMToken
+	err := s.write(ctx, func(tx *tx) error {
+		var id int64
+		if err := tx.QueryRowxContext(ctx, tx.q("INSERT INTO scim_tokens (name, secret_hash, prefix, created_by, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id"),
+			t.Name, t.Hash, t.Prefix, t.CreatedBy, now()).Scan(&id); err != nil {
+			if err := classify(err); errors.Is(err, ErrConflict) {
+				return fmt.Errorf("%w: a live SCIM token named %q", ErrConflict, t.Name)
+			}
+			return err
+		}
+		var r scimTokenRow
+		if err := tx.GetContext(ctx, &r, tx.q(scimTokenSelect+"WHERE id = ?"), id); err != nil {
+			return err
+		}
+		out = r.token()
+		return nil
+	})
+	return out, err
+}
+
+// SCIMTokenByHash returns the live SCIM token whose secret hashes to
+// hash, and records its use (at most once a minute).
+func (s *Store) SCIMTokenByHash(ctx context.Context, hash []byte) (SCIMToken, error) {
+	var r scimTokenRow
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(scimTokenSelect+"WHERE secret_hash = ? AND revoked_at IS NULL"), hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SCIMToken{}, fmt.Errorf("%w: SCIM token", ErrNotFound)
+	}
+	if err != nil {
+		return SCIMToken{}, err
+	}
+	at := now()
+	if r.LastUsed.Time.Before(at.Add(-time.Minute)) {
+		_, _ = s.db.ExecContext(ctx, s.db.Rebind("UPDATE scim_tokens SET last_used_at = ? WHERE id = ?"), at, r.ID)
+	}
+	return r.token(), nil
+}
+
+// ListSCIMTokens returns every SCIM token record, newest first.
+func (s *Store) ListSCIMTokens(ctx context.Context) ([]SCIMToken, error) {
+	var rows []scimTokenRow
+	if err := s.db.SelectContext(ctx, &rows, scimTokenSelect+"ORDER BY created_at DESC, id DESC"); err != nil {
+		return nil, err
+	}
+	out := make([]SCIMToken, len(rows))
+	for i, r := range rows {
+		out[i] = r.token()
+	}
+	return out, nil
+}
+
+// RevokeSCIMToken revokes a SCIM token: it stops working at once, on
+// every replica (each request looks it up).
+func (s *Store) RevokeSCIMToken(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind("UPDATE scim_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"), now(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: live SCIM token %d", ErrNotFound, id)
+	}
+	return nil
+}
+
+// HasSCIMTokens reports whether a live SCIM token exists.
+func (s *Store) HasSCIMTokens(ctx context.Context) (bool, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, "SELECT COUNT(*) FROM scim_tokens WHERE revoked_at IS NULL")
+	return n > 0, err
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/mlflowauth/mlflowauth/permission"
+)
+
+func TestSCIMUsers(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		u, err := s.ProvisionSCIMUser(ctx, User{Username: "Ann@Example.com", DisplayName: "Ann", ExternalID: "00u1"})
+		require.NoError(t, err)
+		assert.Equal(t, "ann@example.com", u.Username)
+		assert.Equal(t, SCIMLinked, u.SCIM)
+		assert.Equal(t, "00u1", u.ExternalID)
+		byID, err := s.UserByID(ctx, u.ID)
+		require.NoError(t, err)
+		assert.Equal(t, u.Username, byID.Username)
+		_, err = s.UserByID(ctx, u.ID+100)
+		assert.ErrorIs(t, err, ErrNotFound)
+
+		// Another account of that name is not taken over by a create.
+		_, err = s.CreateUser(ctx, User{Username: "bob"})
+		require.NoError(t, err)
+		_, err = s.ProvisionSCIMUser(ctx, User{Username: "BOB"})
+		assert.ErrorIs(t, err, ErrConflict)
+
+		// DELETE that keeps grants: deactivated, hidden, grants kept,
+		// revived by a create.
+		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"},
+			Principal: permission.ForUser("ann@example.com"), Level: permission.Edit}))
+		g, err := s.ProvisionSCIMGroup(ctx, "scientists", "g1")
+		require.NoError(t, err)
+		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{u.ID}})
+		require.NoError(t, err)
+		require.NoError(t, s.RemoveSCIMUser(ctx, "ann@example.com", false))
+		gone, err := s.GetUser(ctx, "ann@example.com")
+		require.NoError(t, err)
+		assert.True(t, gone.Deactivated)
+		assert.Equal(t, SCIMDeleted, gone.SCIM)
+		assert.Empty(t, gone.Groups, "a deleted user leaves the groups SCIM keeps")
+		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{u.ID}})
+		assert.ErrorIs(t, err, ErrInvalid, "a deleted user cannot be a member")
+		back, err := s.ProvisionSCIMUser(ctx, User{Username: "ann@example.com", ExternalID: "00u2"})
+		require.NoError(t, err)
+		assert.False(t, back.Deactivated)
+		assert.Equal(t, u.ID, back.ID)
+		assert.Equal(t, "00u2", back.ExternalID)
+		grants, err := s.ListGrants(ctx, GrantFilter{})
+		require.NoError(t, err)
+		assert.Len(t, grants, 1, "grants kept for the reactivation")
+
+		// DELETE that removes grants.
+		require.NoError(t, s.RemoveSCIMUser(ctx, "ann@example.com", true))
+		_, err = s.GetUser(ctx, "ann@example.com")
+		assert.ErrorIs(t, err, ErrNotFound)
+		grants, err = s.ListGrants(ctx, GrantFilter{})
+		require.NoError(t, err)
+		assert.Empty(t, grants)
+	})
+}
+
+func TestSCIMGroupsAndSignIns(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		// A sign-in made "team" from the ID token's claims.
+		_, err := s.SignInSSO(ctx, "https://idp", "sub-ann", "ann", "Ann", []string{"team", "other"}, false)
+		require.NoError(t, err)
+		ann, err := s.GetUser(ctx, "ann")
+		require.NoError(t, err)
+		assert.False(t, ann.LastSSOAt.IsZero(), "the sign-in is recorded")
+		assert.WithinDuration(t, time.Now(), ann.LastSSOAt, time.Minute)
+		bob, err := s.ProvisionSCIMUser(ctx, User{Username: "bob"})
+		require.NoError(t, err)
+
+		// SCIM takes "team" over: its members become SCIM's.
+		g, err := s.ProvisionSCIMGroup(ctx, "team", "ext-team")
+		require.NoError(t, err)
+		assert.True(t, g.SCIM)
+		assert.Empty(t, g.Members)
+		_, err = s.ProvisionSCIMGroup(ctx, "team", "")
+		assert.ErrorIs(t, err, ErrConflict)
+		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{bob.ID}})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"bob"}, g.Members)
+
+		// A sign-in whose claims name "team" no longer adds Ann to it,
+		// and one whose claims do not name it does not remove Bob.
+		_, err = s.SignInSSO(ctx, "https://idp", "sub-ann", "ann", "Ann", []string{"team", "other"}, false)
+		require.NoError(t, err)
+		_, err = s.SignInSSO(ctx, "https://idp", "sub-bob", "bob", "Bob", []string{"other"}, false)
+		require.NoError(t, err)
+		ann, err = s.GetUser(ctx, "ann")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"other"}, ann.Groups)
+		bob, err = s.GetUser(ctx, "bob")
+		require.NoError(t, err)
+		assert.Equal(t, []string{"other", "team"}, bob.Groups)
+
+		// Replace, add, remove; an unknown id changes nothing.
+		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Replace: true, Add: []int64{ann.ID}})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"ann"}, g.Members)
+		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{bob.ID, 999999}})
+		assert.ErrorIs(t, err, ErrInvalid)
+		g, err = s.GroupByID(ctx, g.ID)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"ann"}, g.Members)
+		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{bob.ID}, Remove: []int64{ann.ID}})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"bob"}, g.Members)
+
+		all, err := s.ListGroupDetails(ctx)
+		require.NoError(t, err)
+		require.Len(t, all, 2)
+		assert.Equal(t, "other", all[0].Name)
+		assert.Equal(t, []string{"ann", "bob"}, all[0].Members)
+		assert.Equal(t, "ext-team", all[1].ExternalID)
+	})
+}
+
+func TestSCIMTokens(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		on, err := s.HasSCIMTokens(ctx)
+		require.NoError(t, err)
+		assert.False(t, on)
+		tok, err := s.CreateSCIMToken(ctx, SCIMToken{Name: "okta", Hash: hash("s1"), Prefix: "mlfscim_ab", CreatedBy: "root"})
+		require.NoError(t, err)
+		_, err = s.CreateSCIMToken(ctx, SCIMToken{Name: "okta", Hash: hash("s2")})
+		assert.ErrorIs(t, err, ErrConflict)
+		on, err = s.HasSCIMTokens(ctx)
+		require.NoError(t, err)
+		assert.True(t, on)
+		got, err := s.SCIMTokenByHash(ctx, hash("s1"))
+		require.NoError(t, err)
+		assert.Equal(t, "okta", got.Name)
+		list, err := s.ListSCIMTokens(ctx)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assert.False(t, list[0].LastUsedAt.IsZero(), "the use is recorded")
+		require.NoError(t, s.RevokeSCIMToken(ctx, tok.ID))
+		_, err = s.SCIMTokenByHash(ctx, hash("s1"))
+		assert.True(t, errors.Is(err, ErrNotFound))
+		assert.ErrorIs(t, s.RevokeSCIMToken(ctx, tok.ID), ErrNotFound)
+		on, err = s.HasSCIMTokens(ctx)
+		require.NoError(t, err)
+		assert.False(t, on)
+	})
+}
