@@ -66,8 +66,11 @@ type Config struct {
 	// SecureCookies marks the UI's cookie Secure behind a TLS-terminating
 	// load balancer (OIDC_REDIRECT_URI is https).
 	SecureCookies bool
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// SSORevalidateDays is SSO_REVALIDATE_DAYS: the tokens page says when
+	// the user's tokens stop unless they sign in through SSO again.
+	SSORevalidateDays int
+	Logger            *slog.Logger
+	Now               func() time.Time
 }
 
 // API is the management API: MLflow's own admin routes (up to 3.12, and

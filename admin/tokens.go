@@ -25,6 +25,7 @@ func (a *API) register() {
 	a.registerUsers()
 	a.registerGrants()
 	a.registerPermissions()
+	a.registerSCIM()
 	a.route(Prefix+"tokens", false, map[string]op{http.MethodGet: listTokens, http.MethodPost: createToken, http.MethodDelete: revokeToken})
 	a.route(Prefix+"sessions/revoke-all", false, map[string]op{http.MethodPost: revokeSessions})
 	a.route(Prefix+"audit", false, map[string]op{http.MethodGet: auditTrail})

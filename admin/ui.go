@@ -61,7 +61,7 @@ func (a *API) registerUI() error {
 		return err
 	}
 	u := &ui{a: a, pages: map[string]*template.Template{}}
-	for _, p := range []string{"me", "tokens", "permissions", "grants", "users", "groups", "rules", "audit", "refused", "signup"} {
+	for _, p := range []string{"me", "tokens", "permissions", "grants", "users", "groups", "rules", "audit", "refused", "signup", "scim"} {
 		t, err := template.Must(base.Clone()).ParseFS(uiFiles, "ui/"+p+".html")
 		if err != nil {
 			return err
@@ -123,7 +123,7 @@ func (u *ui) serve(w http.ResponseWriter, r *http.Request) {
 		err = u.permissions(c, v)
 	case "grants":
 		err = u.grants(c, v)
-	case "admin/users", "admin/groups", "admin/rules", "admin/audit":
+	case "admin/users", "admin/groups", "admin/rules", "admin/audit", "admin/scim":
 		if !c.isAdmin() {
 			u.render(w, http.StatusForbidden, "refused", v, "Refused", "These pages are for administrators.")
 			return
@@ -135,6 +135,8 @@ func (u *ui) serve(w http.ResponseWriter, r *http.Request) {
 			err = u.groups(c, v)
 		case "admin/rules":
 			err = u.rules(c, v)
+		case "admin/scim":
+			err = u.scimPage(c, v)
 		default:
 			err = u.audit(c, v)
 		}
@@ -282,7 +284,8 @@ func (u *ui) tokens(c *call, v *view) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Days": []int{30, 90, 180, min(366, c.a.cfg.MaxTokenDays)}, "TrackingURI": trackingURI(c.r)}
+	data := map[string]any{"Days": []int{30, 90, 180, min(366, c.a.cfg.MaxTokenDays)}, "TrackingURI": trackingURI(c.r),
+		"RevalidateBy": user.RevalidateBy(c.a.cfg.SSORevalidateDays), "RevalidateDays": c.a.cfg.SSORevalidateDays}
 	if c.r.Method == http.MethodPost {
 		switch c.r.PostForm.Get("action") {
 		case "create":

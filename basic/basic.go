@@ -41,7 +41,15 @@ type Token struct {
 	ExpiresAt time.Time
 	RevokedAt time.Time // zero: not revoked
 	Active    bool      // the owner is active
+	// LapsesAt is when the token stops working until its owner signs in
+	// through single sign-on again (SSO_REVALIDATE_DAYS); zero: never.
+	LapsesAt time.Time
 }
+
+// LapsedMessage is the 401's message for a token whose owner has not
+// signed in through single sign-on for too long.
+const LapsedMessage = "Your tokens are paused: you have not signed in through single sign-on for too long. " +
+	"Sign in once in a browser (open MLflow at this address) and they work again"
 
 // ErrUnknown is what Credentials return for a user or token they do not
 // have.
@@ -254,7 +262,7 @@ func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		e = &entry{username: t.Username, tokenID: t.ID, expires: t.ExpiresAt, revoked: !t.RevokedAt.IsZero(), active: t.Active}
+		e = &entry{username: t.Username, tokenID: t.ID, expires: t.ExpiresAt, revoked: !t.RevokedAt.IsZero(), active: t.Active, lapses: t.LapsesAt}
 		e.identity = &auth.Identity{Username: t.Username, Method: auth.MethodBasic, TokenID: "token:" + strconv.FormatInt(t.ID, 10)}
 		until := now.Add(a.cfg.CacheTTL)
 		if t.ExpiresAt.Before(until) {
@@ -271,6 +279,8 @@ func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]
 		return nil, errExpiredToken
 	case !e.active:
 		return nil, auth.Unauthenticated("This account is deactivated")
+	case !e.lapses.IsZero() && !now.Before(e.lapses):
+		return nil, auth.Unauthenticated(LapsedMessage)
 	}
 	a.touch(e, now)
 	return e.identity, nil

@@ -17,6 +17,7 @@ type entry struct {
 	expires  time.Time // the token's expiry (tokens only)
 	revoked  bool
 	active   bool
+	lapses   time.Time // when the owner must sign in through SSO again (zero: never)
 	// touched is the last second this token's use was recorded: a token
 	// used many times a second takes the batch's lock once a second.
 	touched atomic.Int64

@@ -41,6 +41,16 @@ type Config struct {
 	// application's AUD tag).
 	ProxyAssertionIssuer, ProxyAssertionAudience string
 	LogLevel                                     slog.Level
+	// SCIMToken is a token SCIM clients may present (SCIM_TOKEN); SCIM is
+	// also on when an administrator made one in the web UI.
+	SCIMToken string
+	// SCIMDeleteRemoves makes SCIM's DELETE remove an account and its
+	// grants (SCIM_DELETE=remove) rather than keep it deactivated.
+	SCIMDeleteRemoves bool
+	// SSORevalidateDays (SSO_REVALIDATE_DAYS): the tokens and sessions of
+	// an account bound to the identity provider stop working when it has
+	// not signed in through it for this many days; 0 is off.
+	SSORevalidateDays int
 	// Warnings are settings that have no effect here (mlflow-oidc-auth's),
 	// or are weaker than they look, to be logged once at startup.
 	Warnings []string
@@ -194,6 +204,18 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 		ProxyAssertionIssuer:   e.str("PROXY_ASSERTION_ISSUER", ""),
 		ProxyAssertionAudience: e.str("PROXY_ASSERTION_AUDIENCE", ""),
 	}
+	c.SCIMToken = e.str("SCIM_TOKEN", "")
+	if t := c.SCIMToken; t != "" && (len(t) < 24 || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r > '~' })) {
+		e.fail("SCIM_TOKEN", "at least 24 printable ASCII characters without spaces (a random secret: openssl rand -base64 32)")
+	}
+	switch v := strings.ToLower(e.str("SCIM_DELETE", "deactivate")); v {
+	case "deactivate":
+	case "remove":
+		c.SCIMDeleteRemoves = true
+	default:
+		e.fail("SCIM_DELETE", "%q is not deactivate (keep the account deactivated with its grants) or remove (remove it and its grants)", v)
+	}
+	c.SSORevalidateDays = e.integer("SSO_REVALIDATE_DAYS", 0, 1, 3660)
 	if c.UpstreamUsername != "" && c.UpstreamPassword == "" {
 		e.fail("MLFLOW_UPSTREAM_PASSWORD", "set with MLFLOW_UPSTREAM_USERNAME")
 	}

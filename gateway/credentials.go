@@ -11,8 +11,12 @@ import (
 )
 
 // credentials is what basic needs of the store: accounts, tokens, and
-// where tokens' last use and imported tokens are written.
-type credentials struct{ db *store.Store }
+// where tokens' last use and imported tokens are written. revalidateDays
+// is SSO_REVALIDATE_DAYS.
+type credentials struct {
+	db             *store.Store
+	revalidateDays int
+}
 
 func (c credentials) Account(ctx context.Context, username string) (basic.Account, error) {
 	u, err := c.db.GetUser(ctx, username)
@@ -38,7 +42,8 @@ func (c credentials) Token(ctx context.Context, sha256 []byte) (basic.Token, err
 	if err != nil {
 		return basic.Token{}, err
 	}
-	return basic.Token{ID: t.ID, Username: t.Username, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, Active: !u.Deactivated}, nil
+	return basic.Token{ID: t.ID, Username: t.Username, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, Active: !u.Deactivated,
+		LapsesAt: u.RevalidateBy(c.revalidateDays)}, nil
 }
 
 func (c credentials) TouchTokens(ctx context.Context, used map[int64]time.Time) error {
@@ -56,4 +61,28 @@ func (c credentials) AdoptToken(ctx context.Context, username string, sha256 []b
 	none := ""
 	_, err := c.db.UpdateUser(ctx, username, store.UserChange{PasswordHash: &none})
 	return err
+}
+
+// sessionIndex is the store's session index with SSO_REVALIDATE_DAYS:
+// a session of an account that has not signed in through the identity
+// provider for that many days is over (signing in starts a new one).
+type sessionIndex struct {
+	*store.Store
+	revalidateDays int
+}
+
+func (s sessionIndex) SessionLive(ctx context.Context, hash []byte) (bool, error) {
+	live, err := s.Store.SessionLive(ctx, hash)
+	if err != nil || !live || s.revalidateDays == 0 {
+		return live, err
+	}
+	ses, err := s.SessionByHash(ctx, hash)
+	if err != nil {
+		return false, err
+	}
+	u, err := s.GetUser(ctx, ses.Username)
+	if err != nil {
+		return false, err
+	}
+	return !u.Lapsed(s.revalidateDays, time.Now()), nil
 }

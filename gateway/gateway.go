@@ -26,6 +26,7 @@ import (
 	"github.com/mlflowauth/mlflowauth/mlflow"
 	"github.com/mlflowauth/mlflowauth/oidc"
 	"github.com/mlflowauth/mlflowauth/permission"
+	"github.com/mlflowauth/mlflowauth/scim"
 	"github.com/mlflowauth/mlflowauth/store"
 )
 
@@ -140,7 +141,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: loading permissions: %w", err)
 	}
-	g.basic, err = basic.New(basic.Config{Credentials: credentials{g.db}, Secret: secret,
+	g.basic, err = basic.New(basic.Config{Credentials: credentials{g.db, cfg.SSORevalidateDays}, Secret: secret,
 		TrustedProxies: cfg.TrustedProxies, Logger: g.log})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -220,11 +221,24 @@ func New(ctx context.Context, cfg *Config, opts Options) (_ *Gateway, err error)
 		SessionCookie: cfg.Session.CookieName, Logger: g.log}, authenticators...)
 	g.authn = authn
 	api, err := admin.New(admin.Config{Store: g.db, Engine: g.engine, Names: g.upstream, Gateways: gatewayNames{g.upstream}, Favicon: mlflowFavicon(cfg.StaticPrefix),
-		MaxTokenDays: cfg.AccessTokenMaxDays, Secret: secret, SecureCookies: cfg.Session.Secure, Logger: g.log})
+		MaxTokenDays: cfg.AccessTokenMaxDays, Secret: secret, SecureCookies: cfg.Session.Secure, SSORevalidateDays: cfg.SSORevalidateDays, Logger: g.log})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	own := map[string]http.Handler{}
+	// SCIM authenticates its own tokens, and only them: it is never behind
+	// the authenticators MLflow's requests pass, which never accept a
+	// SCIM token.
+	var scimTokens []scim.Token
+	if cfg.SCIMToken != "" {
+		scimTokens = append(scimTokens, scim.StaticToken("SCIM_TOKEN", cfg.SCIMToken))
+	}
+	provisioning, err := scim.New(scim.Config{Store: g.db, Tokens: scimTokens, RemoveOnDelete: cfg.SCIMDeleteRemoves, Logger: g.log})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	mux[scim.Prefix] = provisioning
+	mux[scim.Prefix+"/"] = provisioning
 	for p, h := range api.Routes() { // answered here, never proxied
 		own[p] = authn(h)
 	}
@@ -593,7 +607,7 @@ func (g *Gateway) signIn(ctx context.Context, registry *groupdetect.Registry, cl
 		st, states = d, d
 	}
 	var err error
-	g.sessions, err = oidc.NewSessions(g.cfg.SessionsConfig(st, g.db))
+	g.sessions, err = oidc.NewSessions(g.cfg.SessionsConfig(st, sessionIndex{g.db, g.cfg.SSORevalidateDays}))
 	if err != nil {
 		return nil, fmt.Errorf("gateway: sessions: %w", err)
 	}
@@ -603,7 +617,7 @@ func (g *Gateway) signIn(ctx context.Context, registry *groupdetect.Registry, cl
 	}
 	o := g.cfg.OIDC
 	prov := &oidc.Provisioner{Accounts: g.db, Sessions: g.sessions, Groups: groups, Gate: o.Gate,
-		UsernameClaims: o.UsernameFields, DisplayNameClaim: o.DisplayNameField, Logger: g.log}
+		UsernameClaims: o.UsernameFields, DisplayNameClaim: o.DisplayNameField, StoredGroups: true, Logger: g.log}
 	sc := g.cfg.SignInConfig(states, prov, g.log)
 	sc.HTTPClient = client
 	h, err := oidc.New(ctx, sc)

@@ -87,6 +87,7 @@ type sessionData struct {
 	Username    string   `json:"u"`
 	DisplayName string   `json:"d,omitempty"`
 	Groups      []string `json:"g"`
+	Stored      bool     `json:"m,omitempty"` // decide with the stored memberships, not Groups
 	Issuer      string   `json:"i"`
 	Subject     string   `json:"s"`
 	IDToken     string   `json:"t,omitempty"` // id_token_hint at logout
@@ -146,11 +147,9 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, id *auth.Id
 	if err := s.m.RenewToken(ctx); err != nil {
 		return err
 	}
-	groups := id.Groups
-	if groups == nil {
-		groups = []string{}
-	}
-	b, _ := json.Marshal(sessionData{Username: id.Username, DisplayName: id.DisplayName, Groups: groups,
+	// Groups nil: decided with the account's stored memberships, read at
+	// each decision (kept by sign-ins and SCIM); else these, frozen.
+	b, _ := json.Marshal(sessionData{Username: id.Username, DisplayName: id.DisplayName, Groups: id.Groups, Stored: id.Groups == nil,
 		Issuer: id.Issuer, Subject: id.Subject, IDToken: idToken})
 	s.m.Put(ctx, sessionKey, string(b))
 	s.m.Put(ctx, touchedKey, s.cfg.Now().Unix())
@@ -198,7 +197,11 @@ func (s *Sessions) Authenticate(r *http.Request) (*auth.Identity, error) {
 			return nil, auth.Unauthenticated("Your session was ended; sign in again")
 		}
 	}
-	id := &auth.Identity{Username: d.Username, DisplayName: d.DisplayName, Groups: d.Groups, Method: auth.MethodSession,
+	groups := d.Groups
+	if groups == nil && !d.Stored {
+		groups = []string{} // a session from before Stored: no groups
+	}
+	id := &auth.Identity{Username: d.Username, DisplayName: d.DisplayName, Groups: groups, Method: auth.MethodSession,
 		Issuer: d.Issuer, Subject: d.Subject}
 	until := now.Add(s.cfg.CacheTTL)
 	if deadline.Before(until) {

@@ -34,7 +34,13 @@ type Provisioner struct {
 	UsernameClaims []string
 	// DisplayNameClaim is OIDC_DISPLAY_NAME_FIELD ("name").
 	DisplayNameClaim string
-	Logger           *slog.Logger
+	// StoredGroups starts sessions that are decided with the account's
+	// stored memberships, read at each decision, rather than the groups
+	// of the sign-in frozen for the session's life: so that groups SCIM
+	// keeps count, and a membership SCIM removes ends at once. (Sign-in
+	// stores the identity provider's groups, so they count either way.)
+	StoredGroups bool
+	Logger       *slog.Logger
 }
 
 // Refusal is a sign-in refused for a reason the user should read.
@@ -84,6 +90,9 @@ func (p *Provisioner) SignIn(ctx context.Context, w http.ResponseWriter, r *http
 		return &Refusal{fmt.Sprintf("Your sign-in could not be linked to the account %s: it may be deactivated, or belong to someone else. Ask an administrator.", username)}
 	}
 	id := &auth.Identity{Username: name, DisplayName: display, Groups: groups, Method: auth.MethodSession, Issuer: l.Issuer, Subject: l.Subject}
+	if p.StoredGroups {
+		id.Groups = nil
+	}
 	if err := p.Sessions.Start(ctx, w, id, l.IDToken); err != nil {
 		logger.ErrorContext(ctx, "oidc: could not start a session", "username", name, "error", err)
 		return &Refusal{"Your session could not be started. Try again in a moment."}

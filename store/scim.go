@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/mlflowauth/mlflowauth/permission"
 )
 
 // What SCIM provisioning (package scim) keeps here: which accounts and
@@ -98,6 +100,7 @@ type Group struct {
 	ExternalID string
 	SCIM       bool     // SCIM keeps its members
 	Members    []string // usernames, sorted
+	MemberIDs  []int64  // the members' user ids, in the order of Members
 }
 
 type groupRow struct {
@@ -116,9 +119,18 @@ func getGroup(ctx context.Context, q querier, where string, arg any) (Group, err
 		return Group{}, err
 	}
 	g := Group{ID: r.ID, Name: r.Name, ExternalID: r.ExternalID, SCIM: r.SCIM}
-	err := q.SelectContext(ctx, &g.Members, q.Rebind(
-		"SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.username"), g.ID)
-	return g, err
+	var members []struct {
+		ID   int64  `db:"id"`
+		Name string `db:"username"`
+	}
+	if err := q.SelectContext(ctx, &members, q.Rebind(
+		"SELECT u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.username"), g.ID); err != nil {
+		return Group{}, err
+	}
+	for _, m := range members {
+		g.Members, g.MemberIDs = append(g.Members, m.Name), append(g.MemberIDs, m.ID)
+	}
+	return g, nil
 }
 
 // GroupByID returns a group and its members.
@@ -132,26 +144,26 @@ func (s *Store) ListGroupDetails(ctx context.Context) ([]Group, error) {
 	if err := s.db.SelectContext(ctx, &rows, "SELECT id, name, external_id, scim FROM groups ORDER BY name"); err != nil {
 		return nil, err
 	}
-	rs, err := s.db.QueryContext(ctx, "SELECT m.group_id, u.username FROM memberships m JOIN users u ON u.id = m.user_id ORDER BY u.username")
+	rs, err := s.db.QueryContext(ctx, "SELECT m.group_id, u.id, u.username FROM memberships m JOIN users u ON u.id = m.user_id ORDER BY u.username")
 	if err != nil {
 		return nil, err
 	}
 	defer rs.Close()
-	members := map[int64][]string{}
+	members, ids := map[int64][]string{}, map[int64][]int64{}
 	for rs.Next() {
-		var id int64
+		var gid, uid int64
 		var name string
-		if err := rs.Scan(&id, &name); err != nil {
+		if err := rs.Scan(&gid, &uid, &name); err != nil {
 			return nil, err
 		}
-		members[id] = append(members[id], name)
+		members[gid], ids[gid] = append(members[gid], name), append(ids[gid], uid)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]Group, len(rows))
 	for i, r := range rows {
-		out[i] = Group{ID: r.ID, Name: r.Name, ExternalID: r.ExternalID, SCIM: r.SCIM, Members: members[r.ID]}
+		out[i] = Group{ID: r.ID, Name: r.Name, ExternalID: r.ExternalID, SCIM: r.SCIM, Members: members[r.ID], MemberIDs: ids[r.ID]}
 	}
 	return out, nil
 }
@@ -408,4 +420,67 @@ func (s *Store) HasSCIMTokens(ctx context.Context) (bool, error) {
 	var n int
 	err := s.db.GetContext(ctx, &n, "SELECT COUNT(*) FROM scim_tokens WHERE revoked_at IS NULL")
 	return n > 0, err
+}
+
+// RenameGroup renames a group and moves the grants and rules made to it
+// to the new name, in one transaction: what the identity provider calls
+// the group changed, not who may do what. A group of the new name is
+// ErrConflict.
+func (s *Store) RenameGroup(ctx context.Context, id int64, name string) (Group, error) {
+	if name == "" || len(name) > 255 {
+		return Group{}, invalid("a group name of 1 to 255 bytes")
+	}
+	var out Group
+	err := s.write(ctx, func(t *tx) error {
+		g, err := getGroup(ctx, t, "id = ?", id)
+		if err != nil {
+			return err
+		}
+		if g.Name == name {
+			out = g
+			return nil
+		}
+		if _, err := getGroup(ctx, t, "name = ?", name); err == nil {
+			return fmt.Errorf("%w: group %q", ErrConflict, name)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		kind := permission.ToGroup.String()
+		grants, err := selectGrants(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
+		if err != nil {
+			return err
+		}
+		rules, err := selectRules(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := t.ExecContext(ctx, t.q("UPDATE groups SET name = ? WHERE id = ?"), name, id); err != nil {
+			return classify(err)
+		}
+		for _, table := range []string{"grants", "rules"} {
+			if _, err := t.ExecContext(ctx, t.q("UPDATE "+table+" SET principal = ? WHERE principal_kind = ? AND principal = ?"), name, kind, g.Name); err != nil {
+				return classify(err)
+			}
+		}
+		for _, gr := range grants {
+			res, old := gr.Resource, gr.Principal
+			t.emit(Event{Op: OpGrantDelete, Resource: &res, Principal: &old})
+			gr.Principal = permission.ForGroup(name)
+			t.emit(Event{Op: OpGrantPut, Grant: &gr})
+		}
+		for _, r := range rules {
+			r.Principal = permission.ForGroup(name)
+			t.emit(Event{Op: OpRulePut, Rule: &r})
+		}
+		for _, m := range g.Members {
+			u, err := getUser(ctx, t, m)
+			if err != nil {
+				return err
+			}
+			t.emit(Event{Op: OpUserPut, User: u.permissionUser()})
+		}
+		out, err = getGroup(ctx, t, "id = ?", id)
+		return err
+	})
+	return out, err
 }

@@ -155,3 +155,47 @@ func TestSCIMTokens(t *testing.T) {
 		assert.False(t, on)
 	})
 }
+
+func TestRenameGroupMovesGrantsAndRules(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		e, err := permission.NewEngine(ctx, s, permission.Config{})
+		require.NoError(t, err)
+		go func() { _ = s.Follow(ctx, e, FollowOptions{}) }()
+		waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.followers) == 1 })
+
+		g, err := s.ProvisionSCIMGroup(ctx, "ds", "")
+		require.NoError(t, err)
+		ann, err := s.ProvisionSCIMUser(ctx, User{Username: "ann"})
+		require.NoError(t, err)
+		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{ann.ID}})
+		require.NoError(t, err)
+		exp := permission.Resource{Kind: permission.Experiment, ID: "1", Name: "ds-churn"}
+		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: exp, Principal: permission.ForGroup("ds"), Level: permission.Edit}))
+		_, err = s.CreateRule(ctx, permission.Rule{Kind: permission.Experiment, Principal: permission.ForGroup("ds"), Pattern: "^ds-", Priority: 1, Level: permission.Read})
+		require.NoError(t, err)
+		_, err = s.ProvisionSCIMGroup(ctx, "taken", "")
+		require.NoError(t, err)
+		_, err = s.RenameGroup(ctx, g.ID, "taken")
+		assert.ErrorIs(t, err, ErrConflict)
+
+		renamed, err := s.RenameGroup(ctx, g.ID, "data-science")
+		require.NoError(t, err)
+		assert.Equal(t, "data-science", renamed.Name)
+		assert.Equal(t, []string{"ann"}, renamed.Members)
+		grant, err := s.GetGrant(ctx, exp, permission.ForGroup("data-science"))
+		require.NoError(t, err)
+		assert.Equal(t, permission.Edit, grant.Level)
+		_, err = s.GetGrant(ctx, exp, permission.ForGroup("ds"))
+		assert.ErrorIs(t, err, ErrNotFound)
+		rules, err := s.ListRules(ctx, permission.Experiment)
+		require.NoError(t, err)
+		require.Len(t, rules, 1)
+		assert.Equal(t, "data-science", rules[0].Principal.Name)
+
+		// The engine, following the feed, decides with the new name.
+		snap := e.Snapshot()
+		assert.Equal(t, "EDIT from group `data-science`", snap.Decide(snap.Subject("ann", nil), exp).Explain())
+	})
+}

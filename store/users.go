@@ -553,3 +553,22 @@ func (s *Store) ProvisionUser(ctx context.Context, username, displayName string,
 	}
 	return err
 }
+
+// RevalidateBy is when the account's tokens and sessions stop working
+// unless it signs in through the identity provider again, given
+// SSO_REVALIDATE_DAYS: zero when days is 0 or the rule does not apply.
+// It applies to accounts that sign in through the identity provider;
+// service accounts and accounts with a password are not affected.
+func (u User) RevalidateBy(days int) time.Time {
+	if days <= 0 || u.LastSSOAt.IsZero() || u.ServiceAccount || u.PasswordHash != "" {
+		return time.Time{}
+	}
+	return u.LastSSOAt.AddDate(0, 0, days)
+}
+
+// Lapsed reports whether the account's tokens and sessions have stopped
+// at t under SSO_REVALIDATE_DAYS (see RevalidateBy).
+func (u User) Lapsed(days int, t time.Time) bool {
+	by := u.RevalidateBy(days)
+	return !by.IsZero() && !t.Before(by)
+}
