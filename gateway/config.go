@@ -215,7 +215,7 @@ func FromEnv(lookup func(string) (string, bool)) (*Config, error) {
 	default:
 		e.fail("SCIM_DELETE", "%q is not deactivate (keep the account deactivated with its grants) or remove (remove it and its grants)", v)
 	}
-	c.SSORevalidateDays = e.integer("SSO_REVALIDATE_DAYS", 0, 1, 3660)
+	c.SSORevalidateDays = e.integer("SSO_REVALIDATE_DAYS", 0, 0, 3660)
 	if c.UpstreamUsername != "" && c.UpstreamPassword == "" {
 		e.fail("MLFLOW_UPSTREAM_PASSWORD", "set with MLFLOW_UPSTREAM_USERNAME")
 	}

@@ -27,6 +27,9 @@ func TestFromEnvDefaults(t *testing.T) {
 	assert.Equal(t, "sqlite:///auth.db", c.DatabaseURI)
 	assert.Equal(t, permission.NoPermissions, c.Permissions.Default)
 	assert.Equal(t, 366, c.AccessTokenMaxDays)
+	assert.Empty(t, c.SCIMToken, "SCIM off unless a token exists")
+	assert.False(t, c.SCIMDeleteRemoves, "a SCIM DELETE keeps grants by default")
+	assert.Zero(t, c.SSORevalidateDays, "no revalidation unless asked")
 	assert.False(t, c.OIDC.Enabled, "no SSO settings: basic and bearer only")
 	assert.Equal(t, []string{"openid", "email", "profile"}, c.OIDC.Scopes)
 	assert.True(t, c.OIDC.PKCE)
@@ -85,6 +88,9 @@ func TestFromEnvErrors(t *testing.T) {
 		"PERMISSION_SOURCE_ORDER":    {"PERMISSION_SOURCE_ORDER": "user,everyone"},
 		"RESTRICT_RESOURCE_CREATION": {"RESTRICT_RESOURCE_CREATION": "maybe"},
 		"ACCESS_TOKEN_MAX_DAYS":      {"ACCESS_TOKEN_MAX_DAYS": "0"},
+		"SCIM_TOKEN":                 {"SCIM_TOKEN": "short"},
+		"SCIM_DELETE":                {"SCIM_DELETE": "purge"},
+		"SSO_REVALIDATE_DAYS":        {"SSO_REVALIDATE_DAYS": "-1"},
 		"MLFLOW_STATIC_PREFIX":       {"MLFLOW_STATIC_PREFIX": "mlflow/"},
 		"TRUSTED_PROXIES":            {"TRUSTED_PROXIES": "10.0.0.0/33"},
 		"LOG_LEVEL":                  {"LOG_LEVEL": "LOUD"},

@@ -160,6 +160,43 @@ func TestUIInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rules)
 
+	// SCIM: a token for the identity provider, shown once with the base
+	// URL to paste; it opens SCIM, and SCIM is off again once revoked.
+	require.NoError(t, chromedp.Do(browser,
+		chromedp.Navigate(e.url+"/oidc/ui/admin/scim"),
+		chromedp.WaitVisible("#scim-token-name"),
+		chromedp.SendKeys("#scim-token-name", "okta"),
+		chromedp.Click("#create-scim-token"),
+		chromedp.WaitVisible("#new-token"),
+	))
+	shot("12-scim-token")
+	scimSecret, err := chromedp.Run(browser, chromedp.Value("#token-secret"))
+	require.NoError(t, err)
+	lines, err = chromedp.Run(browser, chromedp.Text("#scim-lines"))
+	require.NoError(t, err)
+	assert.Contains(t, lines, e.url+"/scim/v2")
+	assert.Contains(t, lines, scimSecret)
+	scimStatus := func() int {
+		t.Helper()
+		req, err := http.NewRequest("GET", e.url+"/scim/v2/Users", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+scimSecret)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, 200, scimStatus())
+	assert.Equal(t, 401, basicStatus("ada@example.com", scimSecret, exp2), "a SCIM token is no MLflow credential")
+	require.NoError(t, chromedp.Do(browser,
+		chromedp.Navigate(e.url+"/oidc/ui/admin/scim"),
+		chromedp.WaitVisible(`button[data-token="okta"]`),
+		chromedp.Click(`button[data-token="okta"]`),
+		chromedp.WaitVisible(".notice"),
+	))
+	shot("13-scim-revoked")
+	assert.Equal(t, 404, scimStatus(), "the only SCIM token revoked: SCIM is off")
+
 	// MLflow's UI page carries the menu; it names the user and signs out.
 	e.d.Extra = map[string]http.Handler{"/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
