@@ -28,6 +28,9 @@ import (
 // adminPassword is the bootstrap administrator's (MLFLOW_AUTH_ADMIN_*).
 const adminPassword = "admin-password-for-e2e"
 
+// scimToken is the gateway's SCIM_TOKEN: the identity provider's.
+const scimToken = "scim-token-of-the-e2e-identity-provider"
+
 // suite is one MLflow version behind a gateway: a plain MLflow server
 // (no auth of its own) and the gateway in front of it, on loopback, with
 // DEFAULT_MLFLOW_PERMISSION=NO_PERMISSIONS and single sign-on through a
@@ -95,6 +98,7 @@ func (s *suite) start() error {
 		"MLFLOW_AUTH_ADMIN_USERNAME": "admin",
 		"MLFLOW_AUTH_ADMIN_PASSWORD": adminPassword,
 		"DEFAULT_MLFLOW_PERMISSION":  "NO_PERMISSIONS",
+		"SCIM_TOKEN":                 scimToken,
 	}
 	cfg, err := gateway.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
