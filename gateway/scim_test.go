@@ -68,6 +68,8 @@ func testSCIMThroughGateway(t *testing.T, postgres string) {
 	token := e.mintToken(ctx, "carol@example.com", "laptop")
 	assert.Equal(t, 200, e.status(call{path: exp2, user: "carol@example.com", password: token}))
 	assert.Equal(t, 200, e.status(call{path: exp2, cookie: cookie}))
+	jwt := e.bearer("carol@example.com")
+	assert.Equal(t, 200, e.status(call{path: exp2, bearer: jwt}))
 
 	// A group pushed by SCIM counts for her session and her token.
 	require.NoError(t, e.db.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"},
@@ -114,6 +116,7 @@ func testSCIMThroughGateway(t *testing.T, postgres string) {
 	require.Equal(t, 200, st, "%v", out)
 	assert.Equal(t, 401, e.status(call{path: exp2, user: "carol@example.com", password: token}), "her token stops at once")
 	assert.Equal(t, 401, e.status(call{path: exp2, cookie: cookie}), "so does her session")
+	assert.Equal(t, 401, e.status(call{path: exp2, bearer: jwt}), "and the identity provider's JWT, still unexpired")
 	if other != "" {
 		var delay time.Duration
 		for time.Since(deactivated) < 5*time.Second {
