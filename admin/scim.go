@@ -21,14 +21,8 @@ func (a *API) registerSCIM() {
 
 func scimTokenJSON(t store.SCIMToken) map[string]any {
 	m := map[string]any{"id": t.ID, "name": t.Name, "prefix": t.Prefix, "created_by": t.CreatedBy, "created_at": t.CreatedAt,
-		"last_used_at": nil, "revoked_at": nil, "live": t.RevokedAt.IsZero()}
-	if !t.LastUsedAt.IsZero() {
-		m["last_used_at"] = t.LastUsedAt
-	}
-	if !t.RevokedAt.IsZero() {
-		m["revoked_at"] = t.RevokedAt
-	}
-	return m
+		"live": t.RevokedAt.IsZero()}
+	return withUse(m, t.LastUsedAt, t.RevokedAt)
 }
 
 func listSCIMTokens(c *call) error {

@@ -132,13 +132,18 @@ func accessToken(c *call) error {
 
 // tokenJSON is a token without its secret.
 func tokenJSON(t store.Token, now time.Time) map[string]any {
-	m := map[string]any{"id": t.ID, "name": t.Name, "prefix": t.Prefix, "created_at": t.CreatedAt, "expires_at": t.ExpiresAt,
-		"last_used_at": nil, "revoked_at": nil, "live": t.Live(now)}
-	if !t.LastUsedAt.IsZero() {
-		m["last_used_at"] = t.LastUsedAt
+	m := map[string]any{"id": t.ID, "name": t.Name, "prefix": t.Prefix, "created_at": t.CreatedAt, "expires_at": t.ExpiresAt, "live": t.Live(now)}
+	return withUse(m, t.LastUsedAt, t.RevokedAt)
+}
+
+// withUse adds a token's last use and revocation to m: null when never.
+func withUse(m map[string]any, lastUsed, revoked time.Time) map[string]any {
+	m["last_used_at"], m["revoked_at"] = nil, nil
+	if !lastUsed.IsZero() {
+		m["last_used_at"] = lastUsed
 	}
-	if !t.RevokedAt.IsZero() {
-		m["revoked_at"] = t.RevokedAt
+	if !revoked.IsZero() {
+		m["revoked_at"] = revoked
 	}
 	return m
 }
