@@ -576,23 +576,11 @@ func (u *ui) users(c *call, v *view) error {
 }
 
 func (u *ui) groups(c *call, v *view) error {
-	names, err := c.a.cfg.Store.ListGroups(c.ctx())
+	groups, err := c.a.cfg.Store.ListGroupDetails(c.ctx())
 	if err != nil {
 		return err
 	}
-	type group struct {
-		Name    string
-		Members []string
-	}
-	var out []group
-	for _, n := range names {
-		m, err := c.a.cfg.Store.GroupMembers(c.ctx(), n)
-		if err != nil {
-			return err
-		}
-		out = append(out, group{n, m})
-	}
-	u.render(c.w, http.StatusOK, "groups", v, "Groups", map[string]any{"Groups": out})
+	u.render(c.w, http.StatusOK, "groups", v, "Groups", map[string]any{"Groups": groups})
 	return nil
 }
 
