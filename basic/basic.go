@@ -32,6 +32,9 @@ type Account struct {
 	// mlflow-oidc-auth (which kept tokens as password hashes): on its
 	// first successful use it is rewritten as a token record.
 	ImportedToken bool
+	// LapsesAt is when the account's credentials stop until it signs in
+	// through single sign-on again (SSO_REVALIDATE_DAYS); zero: never.
+	LapsesAt time.Time
 }
 
 // Token is an access token's record.
@@ -293,6 +296,9 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 	key := a.cacheKey(username, password)
 	if e, ok := a.cache.Get(key, now); ok {
 		a.hits.Add(1)
+		if !e.lapses.IsZero() && !now.Before(e.lapses) {
+			return nil, auth.Unauthenticated(LapsedMessage)
+		}
 		return e.identity, nil
 	}
 	// An imported token already rewritten as a token record: found by its
@@ -325,6 +331,9 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 	if !ok {
 		return nil, auth.Unauthenticated("")
 	}
+	if !acct.LapsesAt.IsZero() && !now.Before(acct.LapsesAt) {
+		return nil, auth.Unauthenticated(LapsedMessage)
+	}
 	id := &auth.Identity{Username: acct.Username, Method: auth.MethodBasic}
 	if acct.ImportedToken {
 		h := sha256.Sum256([]byte(password))
@@ -334,7 +343,7 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 			}
 		}
 	}
-	a.cache.Put(key, acct.Username, &entry{username: acct.Username, identity: id, active: true}, now.Add(a.cfg.CacheTTL), now)
+	a.cache.Put(key, acct.Username, &entry{username: acct.Username, identity: id, active: true, lapses: acct.LapsesAt}, now.Add(a.cfg.CacheTTL), now)
 	return id, nil
 }
 

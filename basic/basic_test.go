@@ -30,6 +30,7 @@ type storeCredentials struct {
 	s           *store.Store
 	tokenLookup atomic.Int64
 	block       chan struct{} // when set, Account waits on it
+	lapses      time.Time     // every account's LapsesAt
 }
 
 func (c *storeCredentials) Account(ctx context.Context, username string) (Account, error) {
@@ -43,7 +44,8 @@ func (c *storeCredentials) Account(ctx context.Context, username string) (Accoun
 	if err != nil {
 		return Account{}, err
 	}
-	return Account{Username: u.Username, PasswordHash: u.PasswordHash, Active: !u.Deactivated, ImportedToken: u.Origin == store.OriginMLflowOIDCAuth}, nil
+	return Account{Username: u.Username, PasswordHash: u.PasswordHash, Active: !u.Deactivated, ImportedToken: u.Origin == store.OriginMLflowOIDCAuth,
+		LapsesAt: c.lapses}, nil
 }
 
 func (c *storeCredentials) Token(ctx context.Context, h []byte) (Token, error) {
@@ -59,7 +61,7 @@ func (c *storeCredentials) Token(ctx context.Context, h []byte) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	return Token{ID: t.ID, Username: t.Username, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, Active: !u.Deactivated}, nil
+	return Token{ID: t.ID, Username: t.Username, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, Active: !u.Deactivated, LapsesAt: c.lapses}, nil
 }
 
 func (c *storeCredentials) TouchTokens(ctx context.Context, used map[int64]time.Time) error {
@@ -171,6 +173,35 @@ func TestPasswordSignIn(t *testing.T) {
 	_, err = f.auth("alice", "wrong")
 	assert.Equal(t, http.StatusUnauthorized, status(err))
 	assert.Equal(t, auth.MessageUnauthenticated, message(err))
+}
+
+// Credentials that lapse (SSO_REVALIDATE_DAYS) stop at that moment, even
+// when remembered, with a message that says what to do.
+func TestLapsedCredentials(t *testing.T) {
+	f := newFixture(t, nil)
+	f.user(t, "alice", "alice-password-0001")
+	f.user(t, "bob", "")
+	secret, _ := f.token(t, "bob", f.now.Add(48*time.Hour))
+	f.creds.lapses = f.now.Add(time.Hour)
+	_, err := f.auth("alice", "alice-password-0001")
+	require.NoError(t, err)
+	_, err = f.auth("bob", secret)
+	require.NoError(t, err)
+
+	f.now = f.now.Add(2 * time.Hour) // remembered, and now lapsed
+	_, err = f.auth("alice", "alice-password-0001")
+	assert.Equal(t, http.StatusUnauthorized, status(err))
+	assert.Equal(t, LapsedMessage, message(err))
+	_, err = f.auth("bob", secret)
+	assert.Equal(t, http.StatusUnauthorized, status(err))
+	assert.Equal(t, LapsedMessage, message(err))
+
+	// Read afresh (the cache forgot), still lapsed.
+	f.a.ForgetAll()
+	_, err = f.auth("alice", "alice-password-0001")
+	assert.Equal(t, LapsedMessage, message(err))
+	_, err = f.auth("bob", secret)
+	assert.Equal(t, LapsedMessage, message(err))
 }
 
 // An unknown user costs a hash too, so timing does not tell which users

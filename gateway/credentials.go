@@ -27,7 +27,7 @@ func (c credentials) Account(ctx context.Context, username string) (basic.Accoun
 		return basic.Account{}, err
 	}
 	return basic.Account{Username: u.Username, PasswordHash: u.PasswordHash, Active: !u.Deactivated,
-		ImportedToken: u.Origin == store.OriginMLflowOIDCAuth}, nil
+		ImportedToken: u.Origin == store.OriginMLflowOIDCAuth, LapsesAt: u.RevalidateBy(c.revalidateDays)}, nil
 }
 
 func (c credentials) Token(ctx context.Context, sha256 []byte) (basic.Token, error) {

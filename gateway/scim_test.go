@@ -227,7 +227,7 @@ func TestSSORevalidateDays(t *testing.T) {
 	assert.WithinDuration(t, time.Now(), u.LastSSOAt, time.Minute)
 }
 
-// A service account is not affected, whatever it once did.
+// Who SSO_REVALIDATE_DAYS applies to.
 func TestRevalidateExemptions(t *testing.T) {
 	at := time.Now().AddDate(0, 0, -30)
 	person := store.User{Username: "p", LastSSOAt: at}
@@ -238,6 +238,8 @@ func TestRevalidateExemptions(t *testing.T) {
 	assert.False(t, svc.Lapsed(7, time.Now()))
 	pw := store.User{Username: "w", LastSSOAt: at, PasswordHash: "pbkdf2:sha256:1$x$y"}
 	assert.False(t, pw.Lapsed(7, time.Now()))
+	imported := store.User{Username: "i", LastSSOAt: at, PasswordHash: "pbkdf2:sha256:1$x$y", Origin: store.OriginMLflowOIDCAuth}
+	assert.True(t, imported.Lapsed(7, time.Now()), "mlflow-oidc-auth's token kept as a password hash is no password")
 	never := store.User{Username: "n"}
 	assert.False(t, never.Lapsed(7, time.Now()), "never signed in through SSO: not an SSO account")
 }

@@ -59,7 +59,7 @@ func fuzzService(f *testing.F) (http.Handler, string, string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	g, err := db.ProvisionSCIMGroup(context.Background(), "team", "")
+	g, err := db.ProvisionSCIMGroup(context.Background(), "team", "", nil)
 	if err != nil {
 		f.Fatal(err)
 	}

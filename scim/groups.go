@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -56,13 +57,13 @@ func wantMembers(r *http.Request) bool {
 func (s groups) get(r *http.Request, id string) (store.Group, error) {
 	n, ok := parseID(id)
 	if !ok {
-		return store.Group{}, storeErr(store.ErrNotFound, "Group "+id)
+		return store.Group{}, s.h.storeErr(r, store.ErrNotFound, "Group "+id)
 	}
 	g, err := s.h.cfg.Store.GroupByID(r.Context(), n)
 	if err == nil && !g.SCIM {
 		err = store.ErrNotFound
 	}
-	return g, storeErr(err, "Group "+id)
+	return g, s.h.storeErr(r, err, "Group "+id)
 }
 
 // memberIDs reads a members value: a list of {"value": "<user id>"}.
@@ -124,8 +125,11 @@ func filterIDs(e filter.Expression) ([]int64, error) {
 func (s groups) checkUsers(r *http.Request, ids []int64) error {
 	for _, id := range ids {
 		u, err := s.h.cfg.Store.UserByID(r.Context(), id)
-		if err != nil || !visibleUser(u) {
+		switch {
+		case errors.Is(err, store.ErrNotFound) || err == nil && !visibleUser(u):
 			return invalidValue("members: no user has the id %d.", id)
+		case err != nil:
+			return s.h.storeErr(r, err, "")
 		}
 	}
 	return nil
@@ -147,14 +151,9 @@ func (s groups) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.R
 			return escim.Resource{}, err
 		}
 	}
-	g, err := s.h.cfg.Store.ProvisionSCIMGroup(r.Context(), name, ext)
+	g, err := s.h.cfg.Store.ProvisionSCIMGroup(r.Context(), name, ext, ids)
 	if err != nil {
-		return escim.Resource{}, storeErr(err, "A group named "+name)
-	}
-	if len(ids) > 0 {
-		if g, err = s.h.cfg.Store.ChangeGroupMembers(r.Context(), g.ID, store.MemberChange{Replace: true, Add: ids}); err != nil {
-			return escim.Resource{}, storeErr(err, "Group "+formatID(g.ID))
-		}
+		return escim.Resource{}, s.h.storeErr(r, err, "A group named "+name)
 	}
 	s.h.audit(r.Context(), "scim.group.create", g.Name, fmt.Sprintf("%d members", len(g.Members)))
 	return groupResource(g, true), nil
@@ -171,7 +170,7 @@ func (s groups) Get(r *http.Request, id string) (escim.Resource, error) {
 func (s groups) GetAll(r *http.Request, params escim.ListRequestParams) (escim.Page, error) {
 	all, err := s.h.cfg.Store.ListGroupDetails(r.Context())
 	if err != nil {
-		return escim.Page{}, err
+		return escim.Page{}, s.h.storeErr(r, err, "")
 	}
 	members := wantMembers(r)
 	var matched []escim.Resource
@@ -231,7 +230,11 @@ func (s groups) Patch(r *http.Request, id string, ops []escim.PatchOperation) (e
 				return escim.Resource{}, invalidValue("A PATCH operation without a path needs an object as its value.")
 			}
 			for k, v := range m {
-				switch strings.ToLower(k) {
+				key, ok := attrName(k, groupSchema)
+				if !ok {
+					continue
+				}
+				switch key {
 				case "displayname":
 					name = str(v)
 				case "externalid":
@@ -244,6 +247,9 @@ func (s groups) Patch(r *http.Request, id string, ops []escim.PatchOperation) (e
 					setMembers(op.Op, ids)
 				}
 			}
+			continue
+		}
+		if uri := op.Path.AttributePath.URI(); uri != "" && !strings.EqualFold(uri, groupSchema) {
 			continue
 		}
 		switch strings.ToLower(op.Path.AttributePath.AttributeName) {
@@ -279,21 +285,15 @@ func (s groups) Patch(r *http.Request, id string, ops []escim.PatchOperation) (e
 }
 
 // apply writes a group's new name (its grants and rules move with it),
-// external id and members, the members as one change.
+// external id and members, in one transaction: a refused request changes
+// nothing.
 func (s groups) apply(r *http.Request, g store.Group, name, ext *string, members []int64) (escim.Resource, error) {
+	c := store.GroupChange{ExternalID: ext}
 	if name != nil && *name != g.Name {
 		if strings.TrimSpace(*name) == "" {
 			return escim.Resource{}, invalidValue("displayName cannot be empty.")
 		}
-		if _, err := s.h.cfg.Store.RenameGroup(r.Context(), g.ID, *name); err != nil {
-			return escim.Resource{}, storeErr(err, "A group named "+*name)
-		}
-		s.h.audit(r.Context(), "scim.group.rename", *name, "was "+g.Name)
-	}
-	if ext != nil && *ext != g.ExternalID {
-		if err := s.h.cfg.Store.SetGroupExternalID(r.Context(), g.ID, *ext); err != nil {
-			return escim.Resource{}, storeErr(err, "Group "+formatID(g.ID))
-		}
+		c.Name = name
 	}
 	var add, remove []int64
 	for _, id := range members {
@@ -309,12 +309,22 @@ func (s groups) apply(r *http.Request, g store.Group, name, ext *string, members
 	if err := s.checkUsers(r, add); err != nil {
 		return escim.Resource{}, err
 	}
-	out, err := s.h.cfg.Store.ChangeGroupMembers(r.Context(), g.ID, store.MemberChange{Add: add, Remove: remove})
-	if err != nil {
-		return escim.Resource{}, storeErr(err, "Group "+formatID(g.ID))
-	}
 	if len(add)+len(remove) > 0 {
-		s.h.audit(r.Context(), "scim.group.members", g.Name, fmt.Sprintf("%d added, %d removed", len(add), len(remove)))
+		c.Members = &store.MemberChange{Add: add, Remove: remove}
+	}
+	out, err := s.h.cfg.Store.ChangeGroup(r.Context(), g.ID, c)
+	if err != nil {
+		what := "Group " + formatID(g.ID)
+		if c.Name != nil {
+			what = "A group named " + *c.Name
+		}
+		return escim.Resource{}, s.h.storeErr(r, err, what)
+	}
+	if c.Name != nil {
+		s.h.audit(r.Context(), "scim.group.rename", out.Name, "was "+g.Name)
+	}
+	if c.Members != nil {
+		s.h.audit(r.Context(), "scim.group.members", out.Name, fmt.Sprintf("%d added, %d removed", len(add), len(remove)))
 	}
 	return groupResource(out, wantMembers(r)), nil
 }
@@ -325,7 +335,7 @@ func (s groups) Delete(r *http.Request, id string) error {
 		return err
 	}
 	if err := s.h.cfg.Store.DeleteGroupByID(r.Context(), g.ID); err != nil {
-		return storeErr(err, "Group "+id)
+		return s.h.storeErr(r, err, "Group "+id)
 	}
 	s.h.audit(r.Context(), "scim.group.delete", g.Name, "with its grants and rules")
 	return nil

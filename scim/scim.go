@@ -263,7 +263,7 @@ func mend(body []byte) ([]byte, error) {
 			path, _ := field(op, "path").(string)
 			switch v := field(op, "value").(type) {
 			case string:
-				if strings.EqualFold(strings.TrimSpace(path), "active") {
+				if name, ok := attrName(path, userSchema); ok && name == "active" {
 					if b, ok := parseBool(v); ok {
 						setField(op, "value", b)
 						changed = true
@@ -284,15 +284,17 @@ func mend(body []byte) ([]byte, error) {
 
 // mendActive turns a string "active" in m into a boolean.
 func mendActive(m map[string]any) bool {
+	changed := false
 	for k, v := range m {
-		if s, ok := v.(string); ok && strings.EqualFold(k, "active") {
-			if b, ok := parseBool(s); ok {
-				m[k] = b
-				return true
+		if name, ok := attrName(k, userSchema); ok && name == "active" {
+			if s, ok := v.(string); ok {
+				if b, ok := parseBool(s); ok {
+					m[k], changed = b, true
+				}
 			}
 		}
 	}
-	return false
+	return changed
 }
 
 func parseBool(s string) (bool, bool) {
@@ -333,11 +335,16 @@ func writeError(w http.ResponseWriter, e scimerr.ScimError) {
 	_, _ = w.Write(raw)
 }
 
-// storeErr turns the store's errors into SCIM's.
-func storeErr(err error, what string) error {
+// storeErr turns the store's errors into SCIM's. Anything else is the
+// store failing: logged, and a 500 that says only that (Okta and Entra
+// retry a 5xx; a 4xx they take as final).
+func (h *Handler) storeErr(r *http.Request, err error, what string) error {
+	var se scimerr.ScimError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &se):
+		return se
 	case errors.Is(err, store.ErrNotFound):
 		return scimerr.ScimErrorResourceNotFound(what)
 	case errors.Is(err, store.ErrConflict):
@@ -349,7 +356,28 @@ func storeErr(err error, what string) error {
 		return scimerr.ScimError{Status: http.StatusBadRequest, ScimType: scimerr.ScimTypeInvalidValue,
 			Detail: strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")}
 	}
-	return err
+	h.cfg.Logger.ErrorContext(r.Context(), "scim: the store failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	return scimerr.ScimError{Status: http.StatusInternalServerError, Detail: "The gateway's database did not answer; try again."}
+}
+
+// The core schemas, whose URNs may qualify their attributes' names.
+const (
+	userSchema  = "urn:ietf:params:scim:schemas:core:2.0:User"
+	groupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+)
+
+// attrName is an attribute's name lower-cased, without its core schema's
+// URN (RFC 7644 lets clients qualify names with it); ok is false for an
+// attribute of another schema (an extension's).
+func attrName(name, schemaURN string) (string, bool) {
+	name = strings.TrimSpace(name)
+	if len(name) > len(schemaURN) && strings.EqualFold(name[:len(schemaURN)+1], schemaURN+":") {
+		return strings.ToLower(name[len(schemaURN)+1:]), true
+	}
+	if strings.HasPrefix(strings.ToLower(name), "urn:") {
+		return "", false
+	}
+	return strings.ToLower(name), true
 }
 
 func invalidValue(format string, args ...any) error {

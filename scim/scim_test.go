@@ -25,6 +25,8 @@ import (
 
 const secret = "okta-provisioning-secret-0123456789"
 
+const patchOp = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[%s]}`
+
 // client speaks to the SCIM service over HTTP as an identity provider's
 // provisioning client does.
 type client struct {
@@ -499,5 +501,103 @@ func TestBodyLimit(t *testing.T) {
 		out := s.must(413, "POST", "/Users", big)
 		status, _ := errorOf(t, out)
 		assert.Equal(t, "413", status)
+	})
+}
+
+// What the identity provider does not own is not SCIM's: accounts with a
+// password of their own, service accounts; and an account an
+// administrator deactivated stays deactivated whatever SCIM says.
+func TestSCIMReachesOnlyTheProvidersPeople(t *testing.T) {
+	eachStore(t, scim.Config{}, func(t *testing.T, s service) {
+		ctx := context.Background()
+		root, err := s.db.CreateUser(ctx, store.User{Username: "root", Admin: true, PasswordHash: "pbkdf2:sha256:1$salt$hash"})
+		require.NoError(t, err)
+		list := s.must(200, "GET", "/Users?filter="+q(`userName eq "root"`), "")
+		assert.EqualValues(t, 0, list["totalResults"], "a password account is not SCIM's to find")
+		s.must(404, "PATCH", "/Users/"+fmt.Sprint(root.ID), fmt.Sprintf(patchOp, `{"op":"replace","value":{"active":false}}`))
+		s.must(404, "DELETE", "/Users/"+fmt.Sprint(root.ID), "")
+		s.must(409, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"root"}`)
+		after, err := s.db.GetUser(ctx, "root")
+		require.NoError(t, err)
+		assert.False(t, after.Deactivated)
+		assert.Equal(t, store.SCIMNone, after.SCIM)
+
+		// An administrator deactivated Eve; SCIM links her and asks for
+		// active: true, as Okta's routine push does.
+		eve, err := s.db.CreateUser(ctx, store.User{Username: "eve@example.com"})
+		require.NoError(t, err)
+		off := false
+		_, err = s.db.UpdateUser(ctx, "eve@example.com", store.UserChange{Active: &off})
+		require.NoError(t, err)
+		got := s.must(200, "PATCH", "/Users/"+fmt.Sprint(eve.ID), fmt.Sprintf(patchOp, `{"op":"replace","value":{"active":true}}`))
+		assert.Equal(t, false, got["active"], "the answer says she stays deactivated")
+		e, err := s.db.GetUser(ctx, "eve@example.com")
+		require.NoError(t, err)
+		assert.True(t, e.Deactivated)
+		// What SCIM deactivated, SCIM reactivates.
+		s.must(200, "PATCH", "/Users/"+fmt.Sprint(eve.ID), fmt.Sprintf(patchOp, `{"op":"replace","path":"active","value":false}`))
+		on := true
+		_, err = s.db.UpdateUser(ctx, "eve@example.com", store.UserChange{Active: &on}) // an administrator
+		require.NoError(t, err)
+		s.must(200, "PATCH", "/Users/"+fmt.Sprint(eve.ID), fmt.Sprintf(patchOp, `{"op":"replace","path":"active","value":false}`))
+		got = s.must(200, "PATCH", "/Users/"+fmt.Sprint(eve.ID), fmt.Sprintf(patchOp, `{"op":"replace","path":"active","value":true}`))
+		assert.Equal(t, true, got["active"])
+	})
+}
+
+// Attribute names qualified with the core schema's URN mean the same as
+// bare ones: a deactivation so written is never ignored.
+func TestQualifiedAttributeNames(t *testing.T) {
+	eachStore(t, scim.Config{}, func(t *testing.T, s service) {
+		ctx := context.Background()
+		for i, ops := range []string{
+			`{"op":"replace","value":{"urn:ietf:params:scim:schemas:core:2.0:User:active":false}}`,
+			`{"op":"Replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:active","value":"False"}`,
+			`{"op":"replace","value":{"urn:ietf:params:scim:schemas:core:2.0:User:active":"False"}}`,
+		} {
+			name := fmt.Sprintf("user%d", i)
+			created := s.must(201, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+name+`"}`)
+			got := s.must(200, "PATCH", "/Users/"+created["id"].(string), fmt.Sprintf(patchOp, ops))
+			assert.Equal(t, false, got["active"], ops)
+			u, err := s.db.GetUser(ctx, name)
+			require.NoError(t, err)
+			assert.True(t, u.Deactivated, ops)
+		}
+		// An extension's attribute of the same name is not the core one.
+		created := s.must(201, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ext","displayName":"Ext"}`)
+		s.must(200, "PATCH", "/Users/"+created["id"].(string), fmt.Sprintf(patchOp,
+			`{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department","value":"Data Science"}`))
+		u, err := s.db.GetUser(ctx, "ext")
+		require.NoError(t, err)
+		assert.Equal(t, "Ext", u.DisplayName)
+	})
+}
+
+// A group PATCH refused for one operation changes nothing of the others.
+func TestRefusedGroupPatchChangesNothing(t *testing.T) {
+	eachStore(t, scim.Config{}, func(t *testing.T, s service) {
+		ctx := context.Background()
+		g := s.must(201, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"team-a"}`)
+		require.NoError(t, s.db.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "3"},
+			Principal: permission.ForGroup("team-a"), Level: permission.Read}))
+		s.must(400, "PATCH", "/Groups/"+g["id"].(string), fmt.Sprintf(patchOp,
+			`{"op":"replace","path":"displayName","value":"team-b"},{"op":"add","path":"members","value":[{"value":"999999"}]}`))
+		got := s.must(200, "GET", "/Groups/"+g["id"].(string), "")
+		assert.Equal(t, "team-a", got["displayName"])
+		_, err := s.db.GetGrant(ctx, permission.Resource{Kind: permission.Experiment, ID: "3"}, permission.ForGroup("team-a"))
+		assert.NoError(t, err, "the grant did not move")
+	})
+}
+
+// The store failing is a 500 that says so and nothing of the driver.
+func TestStoreDownIsA500(t *testing.T) {
+	eachStore(t, scim.Config{}, func(t *testing.T, s service) {
+		require.NoError(t, s.db.Close())
+		for _, path := range []string{"/Users", "/Users?filter=" + q(`userName eq "x"`), "/Groups", "/Users/1"} {
+			out := s.must(500, "GET", path, "")
+			assert.Equal(t, "The gateway's database did not answer; try again.", out["detail"], path)
+		}
+		out := s.must(500, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x"}`)
+		assert.NotContains(t, out["detail"], "sql")
 	})
 }

@@ -6,16 +6,25 @@ import (
 	"strings"
 
 	escim "github.com/elimity-com/scim"
+	"github.com/elimity-com/scim/filter"
 	"github.com/elimity-com/scim/optional"
+	scimfilter "github.com/scim2/filter-parser/v2"
 
 	"github.com/mlflowauth/mlflowauth/store"
 )
 
-// users serves /Users over the gateway's accounts. Service accounts and
-// accounts SCIM deleted (kept deactivated) are not SCIM's to see.
+// users serves /Users over the gateway's accounts: the identity
+// provider's people.
 type users struct{ h *Handler }
 
-func visibleUser(u store.User) bool { return !u.ServiceAccount && u.SCIM != store.SCIMDeleted }
+// visibleUser reports whether SCIM may see and change u. Service accounts,
+// accounts with a password of their own (the bootstrap administrator,
+// MLflow basic-auth's users: the identity provider does not know them)
+// and accounts SCIM deleted are not SCIM's.
+func visibleUser(u store.User) bool {
+	password := u.PasswordHash != "" && u.Origin != store.OriginMLflowOIDCAuth
+	return !u.ServiceAccount && !password && u.SCIM != store.SCIMDeleted
+}
 
 func userResource(u store.User) escim.Resource {
 	attrs := escim.ResourceAttributes{"userName": u.Username, "active": !u.Deactivated}
@@ -32,13 +41,13 @@ func userResource(u store.User) escim.Resource {
 func (s users) get(r *http.Request, id string) (store.User, error) {
 	n, ok := parseID(id)
 	if !ok {
-		return store.User{}, storeErr(store.ErrNotFound, "User "+id)
+		return store.User{}, s.h.storeErr(r, store.ErrNotFound, "User "+id)
 	}
 	u, err := s.h.cfg.Store.UserByID(r.Context(), n)
 	if err == nil && !visibleUser(u) {
 		err = store.ErrNotFound
 	}
-	return u, storeErr(err, "User "+id)
+	return u, s.h.storeErr(r, err, "User "+id)
 }
 
 // userFields is what a request says of a user: nil is not said.
@@ -60,7 +69,11 @@ func str(v any) *string {
 // enterprise extension) is accepted and not kept.
 func (f *userFields) read(attrs map[string]any) {
 	for k, v := range attrs {
-		switch strings.ToLower(k) {
+		name, ok := attrName(k, userSchema)
+		if !ok {
+			continue // an extension's
+		}
+		switch name {
 		case "username":
 			f.userName = str(v)
 		case "displayname":
@@ -132,7 +145,7 @@ func (s users) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.Re
 	u, err := s.h.cfg.Store.ProvisionSCIMUser(r.Context(), store.User{Username: *f.userName, DisplayName: deref(f.display()),
 		ExternalID: deref(f.externalID), Deactivated: !active})
 	if err != nil {
-		return escim.Resource{}, storeErr(err, "A user named "+*f.userName)
+		return escim.Resource{}, s.h.storeErr(r, err, "A user named "+*f.userName)
 	}
 	s.h.audit(r.Context(), "scim.user.create", u.Username, activeWord(active))
 	return userResource(u), nil
@@ -154,9 +167,22 @@ func (s users) Get(r *http.Request, id string) (escim.Resource, error) {
 }
 
 func (s users) GetAll(r *http.Request, params escim.ListRequestParams) (escim.Page, error) {
-	all, err := s.h.cfg.Store.ListUsers(r.Context())
-	if err != nil {
-		return escim.Page{}, err
+	var all []store.User
+	if name, ok := userNameEq(params.FilterValidator); ok {
+		// What Okta and Entra ask before every create: one account, not
+		// all of them.
+		u, err := s.h.cfg.Store.GetUser(r.Context(), name)
+		switch {
+		case err == nil:
+			all = []store.User{u}
+		case !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrInvalid):
+			return escim.Page{}, s.h.storeErr(r, err, "")
+		}
+	} else {
+		var err error
+		if all, err = s.h.cfg.Store.ListUsers(r.Context()); err != nil {
+			return escim.Page{}, s.h.storeErr(r, err, "")
+		}
 	}
 	var matched []escim.Resource
 	for _, u := range all {
@@ -170,6 +196,20 @@ func (s users) GetAll(r *http.Request, params escim.ListRequestParams) (escim.Pa
 		matched = append(matched, res)
 	}
 	return escim.Page{TotalResults: len(matched), Resources: page(matched, params.StartIndex, params.Count)}, nil
+}
+
+// userNameEq reads the filter userName eq "name", if it is that.
+func userNameEq(v *filter.Validator) (string, bool) {
+	if v == nil {
+		return "", false
+	}
+	e, ok := v.GetFilter().(*scimfilter.AttributeExpression)
+	if !ok || e.Operator != scimfilter.EQ || e.AttributePath.SubAttribute != nil {
+		return "", false
+	}
+	name, ok := attrName(e.AttributePath.String(), userSchema)
+	value, isString := e.CompareValue.(string)
+	return value, ok && isString && name == "username"
 }
 
 // filterable is a resource as the filter sees it: its attributes with id
@@ -215,6 +255,9 @@ func (s users) Patch(r *http.Request, id string, ops []escim.PatchOperation) (es
 			f.read(m)
 			continue
 		}
+		if uri := op.Path.AttributePath.URI(); uri != "" && !strings.EqualFold(uri, userSchema) {
+			continue // an extension's attribute: not kept
+		}
 		name := op.Path.AttributePath.AttributeName
 		if sub := op.Path.AttributePath.SubAttributeName(); sub != "" {
 			name += "." + sub
@@ -240,25 +283,42 @@ func (s users) Patch(r *http.Request, id string, ops []escim.PatchOperation) (es
 
 // apply writes what f says to u: the account becomes SCIM's (linked), a
 // change of userName is refused, "active": false deactivates (its tokens
-// and sessions stop on every replica at once).
+// and sessions stop on every replica at once). SCIM reactivates only what
+// SCIM deactivated: an account an administrator deactivated stays so, and
+// the answer says so.
 func (s users) apply(r *http.Request, u store.User, f userFields) (escim.Resource, error) {
 	if f.userName != nil && !strings.EqualFold(strings.TrimSpace(*f.userName), u.Username) {
 		return escim.Resource{}, mutability("userName cannot change from %q: the gateway's grants and tokens name the account by it. "+
 			"Deprovision the account and provision the new name instead.", u.Username)
 	}
-	linked := store.SCIMLinked
-	c := store.UserChange{SCIM: &linked, ExternalID: f.externalID, DisplayName: f.displayName}
-	if f.active != nil && *f.active == u.Deactivated {
-		c.Active = f.active
+	state := store.SCIMLinked
+	if u.SCIM == store.SCIMSuspended {
+		state = store.SCIMSuspended
 	}
+	c := store.UserChange{ExternalID: f.externalID, DisplayName: f.displayName}
+	action := ""
+	if f.active != nil {
+		switch on := *f.active; {
+		case !on && !u.Deactivated:
+			c.Active, state, action = f.active, store.SCIMSuspended, "scim.user.deactivate"
+		case on && u.Deactivated && u.SCIM == store.SCIMSuspended:
+			c.Active, state, action = f.active, store.SCIMLinked, "scim.user.reactivate"
+		case on && u.Deactivated:
+			s.h.cfg.Logger.InfoContext(r.Context(), "scim: not reactivating an account an administrator deactivated", "user", u.Username)
+			action = "scim.user.reactivate-refused"
+		}
+	}
+	c.SCIM = &state
 	out, err := s.h.cfg.Store.UpdateUser(r.Context(), u.Username, c)
 	if err != nil {
-		return escim.Resource{}, storeErr(err, "User "+formatID(u.ID))
+		return escim.Resource{}, s.h.storeErr(r, err, "User "+formatID(u.ID))
 	}
 	switch {
-	case c.Active != nil:
-		s.h.audit(r.Context(), "scim.user."+map[bool]string{true: "reactivate", false: "deactivate"}[*c.Active], u.Username, "")
-	case u.SCIM != store.SCIMLinked:
+	case action == "scim.user.reactivate-refused":
+		s.h.audit(r.Context(), action, u.Username, "deactivated by an administrator: only an administrator reactivates it")
+	case action != "":
+		s.h.audit(r.Context(), action, u.Username, "")
+	case u.SCIM == store.SCIMNone:
 		s.h.audit(r.Context(), "scim.user.link", u.Username, "")
 	}
 	return userResource(out), nil
@@ -270,12 +330,9 @@ func (s users) Delete(r *http.Request, id string) error {
 		return err
 	}
 	if err := s.h.cfg.Store.RemoveSCIMUser(r.Context(), u.Username, s.h.cfg.RemoveOnDelete); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return storeErr(err, "User "+id)
-		}
-		return storeErr(err, "User "+id)
+		return s.h.storeErr(r, err, "User "+id)
 	}
-	detail := "deactivated; grants kept"
+	detail := "deactivated, tokens revoked, unbound from the identity provider; grants kept"
 	if s.h.cfg.RemoveOnDelete {
 		detail = "removed with its grants"
 	}

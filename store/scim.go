@@ -29,22 +29,26 @@ func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
 	return getUser(ctx, s.db, name)
 }
 
-// ProvisionSCIMUser creates u as an account
-// SCIM keeps, or revives the account of that name SCIM deleted earlier
-// (its grants kept: reactivated, linked again). Any other account of that
-// name is ErrConflict: SCIM clients match existing accounts by filtering
-// on userName, then link them with a PUT or PATCH.
+// ProvisionSCIMUser creates u as an account SCIM keeps, or revives the
+// account of that name SCIM deleted earlier: its grants kept, unless
+// u.ExternalID says it is someone else. Any other account of that name is
+// ErrConflict: SCIM clients match existing accounts by filtering on
+// userName, then link them with a PUT or PATCH.
 func (s *Store) ProvisionSCIMUser(ctx context.Context, u User) (User, error) {
 	name, err := normalizeUsername(u.Username)
 	if err != nil {
 		return User{}, err
+	}
+	state := SCIMLinked
+	if u.Deactivated {
+		state = SCIMSuspended
 	}
 	var out User
 	err = s.write(ctx, func(t *tx) error {
 		before, err := getUser(ctx, t, name)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			u.SCIM, u.Admin, u.ServiceAccount, u.PasswordHash, u.Groups = SCIMLinked, false, false, "", nil
+			u.SCIM, u.Admin, u.ServiceAccount, u.PasswordHash, u.Groups, u.LastSSOAt = state, false, false, "", nil, time.Time{}
 			if err := insertUser(ctx, t, name, u); err != nil {
 				return err
 			}
@@ -53,8 +57,16 @@ func (s *Store) ProvisionSCIMUser(ctx context.Context, u User) (User, error) {
 		case before.SCIM != SCIMDeleted:
 			return fmt.Errorf("%w: user %q", ErrConflict, name)
 		default:
+			// The identity provider's id says whether this is the person
+			// who left: a name given again to someone else (a reused
+			// address) gets nothing of theirs.
+			if before.ExternalID != "" && u.ExternalID != "" && before.ExternalID != u.ExternalID {
+				if err := deletePrincipal(ctx, t, permission.ForUser(name)); err != nil {
+					return err
+				}
+			}
 			if _, err := t.ExecContext(ctx, t.q("UPDATE users SET display_name = ?, external_id = ?, active = ?, scim = ?, updated_at = ? WHERE id = ?"),
-				u.DisplayName, u.ExternalID, !u.Deactivated, string(SCIMLinked), now(), before.ID); err != nil {
+				u.DisplayName, u.ExternalID, !u.Deactivated, string(state), now(), before.ID); err != nil {
 				return err
 			}
 		}
@@ -68,27 +80,50 @@ func (s *Store) ProvisionSCIMUser(ctx context.Context, u User) (User, error) {
 }
 
 // RemoveSCIMUser is SCIM's DELETE. With removeGrants the account goes
-// with everything made to it (DeleteUser); else it is deactivated (its
-// tokens and sessions stop at once), leaves the groups SCIM keeps, and is
-// hidden from SCIM, its grants kept for when SCIM creates it again.
+// with everything made to it (DeleteUser). Else, in one transaction, it is
+// deactivated and hidden from SCIM; its tokens and sessions are revoked for
+// good, its binding to the identity provider's account is undone and it
+// leaves the groups SCIM keeps: what is kept is its grants, for when SCIM
+// provisions the same person again (see ProvisionSCIMUser).
 func (s *Store) RemoveSCIMUser(ctx context.Context, username string, removeGrants bool) error {
 	if removeGrants {
 		return s.DeleteUser(ctx, username)
 	}
-	no, deleted, none := false, SCIMDeleted, ""
-	u, err := s.UpdateUser(ctx, username, UserChange{Active: &no, SCIM: &deleted, ExternalID: &none})
+	name, err := normalizeUsername(username)
 	if err != nil {
 		return err
 	}
 	return s.write(ctx, func(t *tx) error {
-		if _, err := t.ExecContext(ctx, t.q("DELETE FROM memberships WHERE user_id = ? AND group_id IN (SELECT id FROM groups WHERE scim)"), u.ID); err != nil {
-			return err
-		}
-		after, err := getUser(ctx, t, u.Username)
+		u, err := getUser(ctx, t, name)
 		if err != nil {
 			return err
 		}
-		t.emit(Event{Op: OpUserPut, User: after.permissionUser()})
+		if u.Admin && !u.Deactivated {
+			if err := keepAnAdmin(ctx, t, u.ID); err != nil {
+				return err
+			}
+		}
+		ts := now()
+		for _, q := range []struct {
+			query string
+			args  []any
+		}{
+			{"UPDATE users SET active = ?, scim = ?, last_sso_at = NULL, updated_at = ? WHERE id = ?", []any{false, string(SCIMDeleted), ts, u.ID}},
+			{"UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
+			{"UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
+			{"DELETE FROM identities WHERE user_id = ?", []any{u.ID}},
+			{"DELETE FROM memberships WHERE user_id = ? AND group_id IN (SELECT id FROM groups WHERE scim)", []any{u.ID}},
+		} {
+			if _, err := t.ExecContext(ctx, t.q(q.query), q.args...); err != nil {
+				return err
+			}
+		}
+		after, err := getUser(ctx, t, name)
+		if err != nil {
+			return err
+		}
+		t.emit(Event{Op: OpUserPut, User: after.permissionUser()},
+			Event{Op: OpTokenRevoke, Username: name}, Event{Op: OpSessionRevoke, Username: name})
 		return nil
 	})
 }
@@ -168,11 +203,12 @@ func (s *Store) ListGroupDetails(ctx context.Context) ([]Group, error) {
 	return out, nil
 }
 
-// ProvisionSCIMGroup creates a group SCIM keeps. A group of that name that
-// sign-ins made (from ID-token claims) is taken over: its grants stay,
-// its members become what SCIM says. One SCIM already keeps is
-// ErrConflict.
-func (s *Store) ProvisionSCIMGroup(ctx context.Context, name, externalID string) (Group, error) {
+// ProvisionSCIMGroup creates a group SCIM keeps, with the users of
+// memberIDs as its members. A group of that name that sign-ins made (from
+// ID-token claims) is taken over: its grants stay, its members become
+// SCIM's. One SCIM already keeps is ErrConflict; an unknown user id is
+// ErrInvalid. Nothing changes unless all of it does.
+func (s *Store) ProvisionSCIMGroup(ctx context.Context, name, externalID string, memberIDs []int64) (Group, error) {
 	if name == "" || len(name) > 255 {
 		return Group{}, invalid("a group name of 1 to 255 bytes")
 	}
@@ -192,28 +228,17 @@ func (s *Store) ProvisionSCIMGroup(ctx context.Context, name, externalID string)
 			if _, err := t.ExecContext(ctx, t.q("UPDATE groups SET external_id = ?, scim = ? WHERE id = ?"), externalID, true, g.ID); err != nil {
 				return err
 			}
-			if err := t.setMembers(ctx, g, nil); err != nil {
-				return err
-			}
 		}
-		out, err = getGroup(ctx, t, "name = ?", name)
+		if g, err = getGroup(ctx, t, "name = ?", name); err != nil {
+			return err
+		}
+		if err := t.changeMembers(ctx, g, MemberChange{Replace: true, Add: memberIDs}); err != nil {
+			return err
+		}
+		out, err = getGroup(ctx, t, "id = ?", g.ID)
 		return err
 	})
 	return out, err
-}
-
-// SetGroupExternalID changes the external id of a group.
-func (s *Store) SetGroupExternalID(ctx context.Context, id int64, externalID string) error {
-	return s.write(ctx, func(t *tx) error {
-		res, err := t.ExecContext(ctx, t.q("UPDATE groups SET external_id = ? WHERE id = ?"), externalID, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: group %d", ErrNotFound, id)
-		}
-		return nil
-	})
 }
 
 // MemberChange changes a group's members by user id: Replace sets them to
@@ -223,56 +248,94 @@ type MemberChange struct {
 	Add, Remove []int64
 }
 
-// ChangeGroupMembers changes the members of a group SCIM keeps; an
-// unknown user id is ErrInvalid and changes nothing. Each member whose
-// groups changed is on the feed, so every replica decides with the new
-// groups at once.
-func (s *Store) ChangeGroupMembers(ctx context.Context, id int64, c MemberChange) (Group, error) {
+// GroupChange is what ChangeGroup changes; nil fields stay.
+type GroupChange struct {
+	Name       *string // a rename: grants and rules move with the group
+	ExternalID *string
+	Members    *MemberChange
+}
+
+// ChangeGroup changes a group in one transaction: nothing changes unless
+// all of it does. A rename onto an existing group is ErrConflict, an
+// unknown or deleted user id ErrInvalid. Every member whose groups changed
+// is on the feed, so every replica decides with the new groups at once.
+func (s *Store) ChangeGroup(ctx context.Context, id int64, c GroupChange) (Group, error) {
 	var out Group
 	err := s.write(ctx, func(t *tx) error {
 		g, err := getGroup(ctx, t, "id = ?", id)
 		if err != nil {
 			return err
 		}
-		ids := func(list []int64) (map[string]bool, error) {
-			names := map[string]bool{}
-			for _, uid := range list {
-				var name string
-				err := t.GetContext(ctx, &name, t.q("SELECT username FROM users WHERE id = ? AND scim <> ? AND NOT is_service_account"), uid, string(SCIMDeleted))
-				if errors.Is(err, sql.ErrNoRows) {
-					return nil, invalid("no user with id %d", uid)
-				}
-				if err != nil {
-					return nil, err
-				}
-				names[name] = true
-			}
-			return names, nil
-		}
-		add, err := ids(c.Add)
-		if err != nil {
-			return err
-		}
-		remove, err := ids(c.Remove)
-		if err != nil {
-			return err
-		}
-		want := map[string]bool{}
-		if !c.Replace {
-			for _, m := range g.Members {
-				want[m] = !remove[m]
+		if c.Name != nil && *c.Name != g.Name {
+			if err := t.renameGroup(ctx, g, *c.Name); err != nil {
+				return err
 			}
 		}
-		for m := range add {
-			want[m] = true
+		if c.ExternalID != nil && *c.ExternalID != g.ExternalID {
+			if _, err := t.ExecContext(ctx, t.q("UPDATE groups SET external_id = ? WHERE id = ?"), *c.ExternalID, id); err != nil {
+				return err
+			}
 		}
-		if err := t.setMembers(ctx, g, want); err != nil {
-			return err
+		if c.Members != nil {
+			if g, err = getGroup(ctx, t, "id = ?", id); err != nil {
+				return err
+			}
+			if err := t.changeMembers(ctx, g, *c.Members); err != nil {
+				return err
+			}
 		}
 		out, err = getGroup(ctx, t, "id = ?", id)
 		return err
 	})
 	return out, err
+}
+
+// ChangeGroupMembers changes the members of a group (see ChangeGroup).
+func (s *Store) ChangeGroupMembers(ctx context.Context, id int64, c MemberChange) (Group, error) {
+	return s.ChangeGroup(ctx, id, GroupChange{Members: &c})
+}
+
+// RenameGroup renames a group (see ChangeGroup).
+func (s *Store) RenameGroup(ctx context.Context, id int64, name string) (Group, error) {
+	return s.ChangeGroup(ctx, id, GroupChange{Name: &name})
+}
+
+// changeMembers applies c to g's members; users SCIM deleted and service
+// accounts cannot be members.
+func (t *tx) changeMembers(ctx context.Context, g Group, c MemberChange) error {
+	names := func(list []int64) (map[string]bool, error) {
+		out := map[string]bool{}
+		for _, uid := range list {
+			var name string
+			err := t.GetContext(ctx, &name, t.q("SELECT username FROM users WHERE id = ? AND scim <> ? AND NOT is_service_account"), uid, string(SCIMDeleted))
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil, invalid("no user with id %d", uid)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[name] = true
+		}
+		return out, nil
+	}
+	add, err := names(c.Add)
+	if err != nil {
+		return err
+	}
+	remove, err := names(c.Remove)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	if !c.Replace {
+		for _, m := range g.Members {
+			want[m] = !remove[m]
+		}
+	}
+	for m := range add {
+		want[m] = true
+	}
+	return t.setMembers(ctx, g, want)
 }
 
 // setMembers makes want (username → member) the members of g, and puts
@@ -422,65 +485,51 @@ func (s *Store) HasSCIMTokens(ctx context.Context) (bool, error) {
 	return n > 0, err
 }
 
-// RenameGroup renames a group and moves the grants and rules made to it
-// to the new name, in one transaction: what the identity provider calls
-// the group changed, not who may do what. A group of the new name is
-// ErrConflict.
-func (s *Store) RenameGroup(ctx context.Context, id int64, name string) (Group, error) {
+// renameGroup renames g and moves the grants and rules made to it to the
+// new name: what the identity provider calls the group changed, not who
+// may do what.
+func (t *tx) renameGroup(ctx context.Context, g Group, name string) error {
 	if name == "" || len(name) > 255 {
-		return Group{}, invalid("a group name of 1 to 255 bytes")
+		return invalid("a group name of 1 to 255 bytes")
 	}
-	var out Group
-	err := s.write(ctx, func(t *tx) error {
-		g, err := getGroup(ctx, t, "id = ?", id)
-		if err != nil {
-			return err
-		}
-		if g.Name == name {
-			out = g
-			return nil
-		}
-		if _, err := getGroup(ctx, t, "name = ?", name); err == nil {
-			return fmt.Errorf("%w: group %q", ErrConflict, name)
-		} else if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		kind := permission.ToGroup.String()
-		grants, err := selectGrants(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
-		if err != nil {
-			return err
-		}
-		rules, err := selectRules(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
-		if err != nil {
-			return err
-		}
-		if _, err := t.ExecContext(ctx, t.q("UPDATE groups SET name = ? WHERE id = ?"), name, id); err != nil {
+	if _, err := getGroup(ctx, t, "name = ?", name); err == nil {
+		return fmt.Errorf("%w: group %q", ErrConflict, name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	kind := permission.ToGroup.String()
+	grants, err := selectGrants(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
+	if err != nil {
+		return err
+	}
+	rules, err := selectRules(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
+	if err != nil {
+		return err
+	}
+	if _, err := t.ExecContext(ctx, t.q("UPDATE groups SET name = ? WHERE id = ?"), name, g.ID); err != nil {
+		return classify(err)
+	}
+	for _, table := range []string{"grants", "rules"} {
+		if _, err := t.ExecContext(ctx, t.q("UPDATE "+table+" SET principal = ? WHERE principal_kind = ? AND principal = ?"), name, kind, g.Name); err != nil {
 			return classify(err)
 		}
-		for _, table := range []string{"grants", "rules"} {
-			if _, err := t.ExecContext(ctx, t.q("UPDATE "+table+" SET principal = ? WHERE principal_kind = ? AND principal = ?"), name, kind, g.Name); err != nil {
-				return classify(err)
-			}
+	}
+	for _, gr := range grants {
+		res, old := gr.Resource, gr.Principal
+		t.emit(Event{Op: OpGrantDelete, Resource: &res, Principal: &old})
+		gr.Principal = permission.ForGroup(name)
+		t.emit(Event{Op: OpGrantPut, Grant: &gr})
+	}
+	for _, r := range rules {
+		r.Principal = permission.ForGroup(name)
+		t.emit(Event{Op: OpRulePut, Rule: &r})
+	}
+	for _, m := range g.Members {
+		u, err := getUser(ctx, t, m)
+		if err != nil {
+			return err
 		}
-		for _, gr := range grants {
-			res, old := gr.Resource, gr.Principal
-			t.emit(Event{Op: OpGrantDelete, Resource: &res, Principal: &old})
-			gr.Principal = permission.ForGroup(name)
-			t.emit(Event{Op: OpGrantPut, Grant: &gr})
-		}
-		for _, r := range rules {
-			r.Principal = permission.ForGroup(name)
-			t.emit(Event{Op: OpRulePut, Rule: &r})
-		}
-		for _, m := range g.Members {
-			u, err := getUser(ctx, t, m)
-			if err != nil {
-				return err
-			}
-			t.emit(Event{Op: OpUserPut, User: u.permissionUser()})
-		}
-		out, err = getGroup(ctx, t, "id = ?", id)
-		return err
-	})
-	return out, err
+		t.emit(Event{Op: OpUserPut, User: u.permissionUser()})
+	}
+	return nil
 }

@@ -36,9 +36,12 @@ func TestSCIMUsers(t *testing.T) {
 		// revived by a create.
 		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"},
 			Principal: permission.ForUser("ann@example.com"), Level: permission.Edit}))
-		g, err := s.ProvisionSCIMGroup(ctx, "scientists", "g1")
+		g, err := s.ProvisionSCIMGroup(ctx, "scientists", "g1", nil)
 		require.NoError(t, err)
 		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{u.ID}})
+		require.NoError(t, err)
+		require.NoError(t, s.BindIdentity(ctx, "https://idp", "sub-ann", "ann@example.com"))
+		_, err = s.CreateToken(ctx, Token{Username: "ann@example.com", Name: "laptop", Hash: hash("ann-token"), Prefix: "p", ExpiresAt: time.Now().Add(time.Hour)})
 		require.NoError(t, err)
 		require.NoError(t, s.RemoveSCIMUser(ctx, "ann@example.com", false))
 		gone, err := s.GetUser(ctx, "ann@example.com")
@@ -46,16 +49,37 @@ func TestSCIMUsers(t *testing.T) {
 		assert.True(t, gone.Deactivated)
 		assert.Equal(t, SCIMDeleted, gone.SCIM)
 		assert.Empty(t, gone.Groups, "a deleted user leaves the groups SCIM keeps")
+		tok, err := s.TokenByHash(ctx, hash("ann-token"))
+		require.NoError(t, err)
+		assert.False(t, tok.RevokedAt.IsZero(), "a deleted person's tokens are revoked for good")
+		bound, err := s.HasIdentity(ctx, "ann@example.com")
+		require.NoError(t, err)
+		assert.False(t, bound, "and the identity provider's account unbound")
 		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{u.ID}})
 		assert.ErrorIs(t, err, ErrInvalid, "a deleted user cannot be a member")
-		back, err := s.ProvisionSCIMUser(ctx, User{Username: "ann@example.com", ExternalID: "00u2"})
+
+		// The same person back (the same external id): grants kept.
+		back, err := s.ProvisionSCIMUser(ctx, User{Username: "ann@example.com", ExternalID: "00u1"})
 		require.NoError(t, err)
 		assert.False(t, back.Deactivated)
 		assert.Equal(t, u.ID, back.ID)
-		assert.Equal(t, "00u2", back.ExternalID)
 		grants, err := s.ListGrants(ctx, GrantFilter{})
 		require.NoError(t, err)
 		assert.Len(t, grants, 1, "grants kept for the reactivation")
+		tok, err = s.TokenByHash(ctx, hash("ann-token"))
+		require.NoError(t, err)
+		assert.False(t, tok.RevokedAt.IsZero(), "old tokens stay revoked")
+
+		// Someone else given the name (a reused address): nothing of hers.
+		require.NoError(t, s.RemoveSCIMUser(ctx, "ann@example.com", false))
+		other, err := s.ProvisionSCIMUser(ctx, User{Username: "ann@example.com", ExternalID: "00u9"})
+		require.NoError(t, err)
+		assert.Equal(t, "00u9", other.ExternalID)
+		grants, err = s.ListGrants(ctx, GrantFilter{})
+		require.NoError(t, err)
+		assert.Empty(t, grants, "another person inherits no grant")
+		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "1"},
+			Principal: permission.ForUser("ann@example.com"), Level: permission.Edit}))
 
 		// DELETE that removes grants.
 		require.NoError(t, s.RemoveSCIMUser(ctx, "ann@example.com", true))
@@ -81,11 +105,11 @@ func TestSCIMGroupsAndSignIns(t *testing.T) {
 		require.NoError(t, err)
 
 		// SCIM takes "team" over: its members become SCIM's.
-		g, err := s.ProvisionSCIMGroup(ctx, "team", "ext-team")
+		g, err := s.ProvisionSCIMGroup(ctx, "team", "ext-team", nil)
 		require.NoError(t, err)
 		assert.True(t, g.SCIM)
 		assert.Empty(t, g.Members)
-		_, err = s.ProvisionSCIMGroup(ctx, "team", "")
+		_, err = s.ProvisionSCIMGroup(ctx, "team", "", nil)
 		assert.ErrorIs(t, err, ErrConflict)
 		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{bob.ID}})
 		require.NoError(t, err)
@@ -165,7 +189,7 @@ func TestRenameGroupMovesGrantsAndRules(t *testing.T) {
 		go func() { _ = s.Follow(ctx, e, FollowOptions{}) }()
 		waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.followers) == 1 })
 
-		g, err := s.ProvisionSCIMGroup(ctx, "ds", "")
+		g, err := s.ProvisionSCIMGroup(ctx, "ds", "", nil)
 		require.NoError(t, err)
 		ann, err := s.ProvisionSCIMUser(ctx, User{Username: "ann"})
 		require.NoError(t, err)
@@ -175,7 +199,7 @@ func TestRenameGroupMovesGrantsAndRules(t *testing.T) {
 		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: exp, Principal: permission.ForGroup("ds"), Level: permission.Edit}))
 		_, err = s.CreateRule(ctx, permission.Rule{Kind: permission.Experiment, Principal: permission.ForGroup("ds"), Pattern: "^ds-", Priority: 1, Level: permission.Read})
 		require.NoError(t, err)
-		_, err = s.ProvisionSCIMGroup(ctx, "taken", "")
+		_, err = s.ProvisionSCIMGroup(ctx, "taken", "", nil)
 		require.NoError(t, err)
 		_, err = s.RenameGroup(ctx, g.ID, "taken")
 		assert.ErrorIs(t, err, ErrConflict)
@@ -197,5 +221,18 @@ func TestRenameGroupMovesGrantsAndRules(t *testing.T) {
 		// The engine, following the feed, decides with the new name.
 		snap := e.Snapshot()
 		assert.Equal(t, "EDIT from group `data-science`", snap.Decide(snap.Subject("ann", nil), exp).Explain())
+	})
+}
+
+// An account a bearer JWT provisions counts as signed in through the
+// identity provider, so SSO_REVALIDATE_DAYS applies to it.
+func TestBearerProvisioningRecordsTheSignIn(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		require.NoError(t, s.ProvisionUser(ctx, "jwt@example.com", "JWT", false))
+		u, err := s.GetUser(ctx, "jwt@example.com")
+		require.NoError(t, err)
+		assert.WithinDuration(t, time.Now(), u.LastSSOAt, time.Minute)
+		assert.False(t, u.RevalidateBy(30).IsZero())
 	})
 }

@@ -46,9 +46,10 @@ type SCIMState string
 
 // The states of User.SCIM.
 const (
-	SCIMNone    SCIMState = ""        // never seen by SCIM
-	SCIMLinked  SCIMState = "linked"  // created or matched by SCIM
-	SCIMDeleted SCIMState = "deleted" // deleted by SCIM, kept deactivated with its grants
+	SCIMNone      SCIMState = ""          // never seen by SCIM
+	SCIMLinked    SCIMState = "linked"    // created or matched by SCIM
+	SCIMSuspended SCIMState = "suspended" // deactivated by SCIM ("active": false): SCIM may reactivate it
+	SCIMDeleted   SCIMState = "deleted"   // deleted by SCIM, kept deactivated with its grants
 )
 
 func (u User) permissionUser() *permission.User {
@@ -152,8 +153,12 @@ func insertUser(ctx context.Context, t *tx, name string, u User) error {
 	if u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}
-	_, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, password_hash, origin, external_id, scim, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), name, u.DisplayName, u.Admin, u.ServiceAccount, !u.Deactivated, hash, u.Origin, u.ExternalID, string(u.SCIM), ts, ts)
+	var lastSSO any
+	if !u.LastSSOAt.IsZero() {
+		lastSSO = u.LastSSOAt.UTC()
+	}
+	_, err := t.ExecContext(ctx, t.q(`INSERT INTO users (username, display_name, is_admin, is_service_account, active, password_hash, origin, external_id, scim, last_sso_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), name, u.DisplayName, u.Admin, u.ServiceAccount, !u.Deactivated, hash, u.Origin, u.ExternalID, string(u.SCIM), lastSSO, ts, ts)
 	return classify(err)
 }
 
@@ -250,6 +255,9 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		}
 		if c.Active != nil {
 			add("active", *c.Active)
+			if *c.Active && c.SCIM == nil && before.SCIM == SCIMSuspended {
+				add("scim", string(SCIMLinked)) // an administrator reactivated what SCIM suspended
+			}
 		}
 		if c.PasswordHash != nil {
 			if *c.PasswordHash == "" {
@@ -545,9 +553,10 @@ func (s *Store) UsernameByIdentity(ctx context.Context, issuer, subject string) 
 
 // ProvisionUser creates a user on their first bearer-token use, unless the
 // user exists (then nothing changes: an existing account's admin flag is
-// the store's).
+// the store's). The identity provider's token passed the sign-in gate, so
+// it counts as the account's last SSO sign-in (SSO_REVALIDATE_DAYS).
 func (s *Store) ProvisionUser(ctx context.Context, username, displayName string, admin bool) error {
-	_, err := s.CreateUser(ctx, User{Username: username, DisplayName: displayName, Admin: admin})
+	_, err := s.CreateUser(ctx, User{Username: username, DisplayName: displayName, Admin: admin, LastSSOAt: now()})
 	if errors.Is(err, ErrConflict) {
 		return nil
 	}
@@ -558,9 +567,11 @@ func (s *Store) ProvisionUser(ctx context.Context, username, displayName string,
 // unless it signs in through the identity provider again, given
 // SSO_REVALIDATE_DAYS: zero when days is 0 or the rule does not apply.
 // It applies to accounts that sign in through the identity provider;
-// service accounts and accounts with a password are not affected.
+// service accounts and accounts with a password are not affected (an
+// access token mlflow-oidc-auth kept as a password hash is no password).
 func (u User) RevalidateBy(days int) time.Time {
-	if days <= 0 || u.LastSSOAt.IsZero() || u.ServiceAccount || u.PasswordHash != "" {
+	password := u.PasswordHash != "" && u.Origin != OriginMLflowOIDCAuth
+	if days <= 0 || u.LastSSOAt.IsZero() || u.ServiceAccount || password {
 		return time.Time{}
 	}
 	return u.LastSSOAt.AddDate(0, 0, days)
