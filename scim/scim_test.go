@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/mlflowauth/mlflowauth/gateway"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/scim"
@@ -68,27 +69,33 @@ func (c client) must(status int, method, path, body string) map[string]any {
 	return out
 }
 
-// service is the SCIM handler over a fresh store, served over HTTP.
+// service is the whole gateway, as examples/gateway assembles it from the
+// environment with SCIM_TOKEN set, over real HTTP: what an identity
+// provider's provisioning client reaches.
 type service struct {
 	db *store.Store
 	client
 }
 
+// eachStore runs fn against the gateway on a fresh SQLite file and a fresh
+// PostgreSQL schema. cfg.RemoveOnDelete is SCIM_DELETE=remove.
 func eachStore(t *testing.T, cfg scim.Config, fn func(t *testing.T, s service)) {
+	mlflow := httptest.NewServer(http.NotFoundHandler()) // never reached by SCIM
+	t.Cleanup(mlflow.Close)
 	run := func(t *testing.T, uri string) {
-		db, err := store.OpenWith(context.Background(), uri, store.Options{Logger: slog.New(slog.DiscardHandler)})
-		require.NoError(t, err)
-		t.Cleanup(func() { db.Close() })
-		cfg := cfg
-		cfg.Store = db
-		if cfg.Tokens == nil {
-			cfg.Tokens = []scim.Token{scim.StaticToken("SCIM_TOKEN", secret)}
+		env := map[string]string{"OIDC_USERS_DB_URI": uri, "SCIM_TOKEN": secret, "MLFLOW_UPSTREAM_URL": mlflow.URL}
+		if cfg.RemoveOnDelete {
+			env["SCIM_DELETE"] = "remove"
 		}
-		h, err := scim.New(cfg)
+		c, err := gateway.FromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 		require.NoError(t, err)
-		srv := httptest.NewServer(h)
+		quiet := slog.New(slog.DiscardHandler)
+		g, err := gateway.New(context.Background(), c, gateway.Options{Logger: quiet, Audit: quiet})
+		require.NoError(t, err)
+		t.Cleanup(func() { g.Close() })
+		srv := httptest.NewServer(g)
 		t.Cleanup(srv.Close)
-		fn(t, service{db: db, client: client{t: t, base: srv.URL + scim.Prefix, token: secret}})
+		fn(t, service{db: g.Store(), client: client{t: t, base: srv.URL + scim.Prefix, token: secret}})
 	}
 	t.Run("sqlite", func(t *testing.T) { run(t, "sqlite:///"+filepath.Join(t.TempDir(), "auth.db")) })
 	t.Run("postgres", func(t *testing.T) { run(t, testenv.PostgresSchema(t)) })
