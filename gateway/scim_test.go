@@ -251,3 +251,21 @@ func readAll(t *testing.T, resp *http.Response) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// A rename pushed by the identity provider: the person's token works
+// under the new name, with their grants, and no longer under the old one.
+func TestSCIMRenameThroughGateway(t *testing.T) {
+	ctx := context.Background()
+	e := newE2E(t, map[string]string{"SCIM_TOKEN": scimSecret})
+	st, dana := e.scim(scimSecret, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"dana@example.com"}`)
+	require.Equal(t, 201, st, "%v", dana)
+	require.NoError(t, e.db.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "2"},
+		Principal: permission.ForUser("dana@example.com"), Level: permission.Read}))
+	token := e.mintToken(ctx, "dana@example.com", "laptop")
+	assert.Equal(t, 200, e.status(call{path: exp2, user: "dana@example.com", password: token}))
+
+	st, out := e.scim(scimSecret, "PATCH", "/Users/"+dana["id"].(string), fmt.Sprintf(patchOp, `{"op":"replace","path":"userName","value":"dana.lee@example.com"}`))
+	require.Equal(t, 200, st, "%v", out)
+	assert.Equal(t, 200, e.status(call{path: exp2, user: "dana.lee@example.com", password: token}), "the token and the grant follow the account")
+	assert.Equal(t, 401, e.status(call{path: exp2, user: "dana@example.com", password: token}), "the old name is gone")
+}

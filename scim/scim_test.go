@@ -166,6 +166,19 @@ func TestOktaSequence(t *testing.T) {
 			"locale":"en-US","externalId":"00ujl29u0le5T6Aj10h7","groups":[],"active":true}`)
 		assert.Equal(t, "Another User", put["displayName"])
 
+		// Her address changes at Okta: the next push renames the account,
+		// her grants with it.
+		require.NoError(t, s.db.PutGrant(ctx, permission.Grant{Resource: permission.Resource{Kind: permission.Experiment, ID: "5"},
+			Principal: permission.ForUser("test.user@okta.local"), Level: permission.Read}))
+		put = s.must(200, "PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"`+id+`",
+			"userName":"test.user2@okta.local","displayName":"Another User","externalId":"00ujl29u0le5T6Aj10h7","active":true}`)
+		assert.Equal(t, "test.user2@okta.local", put["userName"])
+		_, err = s.db.GetGrant(ctx, permission.Resource{Kind: permission.Experiment, ID: "5"}, permission.ForUser("test.user2@okta.local"))
+		require.NoError(t, err, "the grant followed the rename")
+		put = s.must(200, "PUT", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"`+id+`",
+			"userName":"test.user@okta.local","displayName":"Another User","externalId":"00ujl29u0le5T6Aj10h7","active":true}`)
+		assert.Equal(t, "test.user@okta.local", put["userName"])
+
 		// Groups pushed by Okta.
 		g := s.must(201, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}`)
 		gid := g["id"].(string)
@@ -392,6 +405,7 @@ func TestMalformedRequestsChangeNothing(t *testing.T) {
 		ctx := context.Background()
 		created := s.must(201, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ann","displayName":"Ann"}`)
 		id := created["id"].(string)
+		s.must(201, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob"}`)
 		g := s.must(201, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"team","members":[{"value":"`+id+`"}]}`)
 		gid := g["id"].(string)
 		before, err := s.db.GetUser(ctx, "ann")
@@ -415,7 +429,8 @@ func TestMalformedRequestsChangeNothing(t *testing.T) {
 			{"bad path", "PATCH", "/Users/" + id, patch(`{"op":"replace","path":"emails[type eq","value":"x"}`), 400, "invalidPath"},
 			{"no operations", "PATCH", "/Users/" + id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[]}`, 400, "invalidValue"},
 			{"not a PatchOp", "PATCH", "/Users/" + id, `{"schemas":["urn:x"],"Operations":[{"op":"replace","path":"displayName","value":"x"}]}`, 400, "invalidValue"},
-			{"rename", "PATCH", "/Users/" + id, patch(`{"op":"replace","path":"displayName","value":"x"},{"op":"replace","path":"userName","value":"mallory"}`), 400, "mutability"},
+			{"rename onto another account", "PATCH", "/Users/" + id, patch(`{"op":"replace","path":"displayName","value":"x"},{"op":"replace","path":"userName","value":"bob"}`), 409, "uniqueness"},
+			{"rename to nothing", "PATCH", "/Users/" + id, patch(`{"op":"replace","path":"userName","value":" "}`), 400, "invalidValue"},
 			{"remove active", "PATCH", "/Users/" + id, patch(`{"op":"remove","path":"active"}`), 400, "mutability"},
 			{"unknown member", "PATCH", "/Groups/" + gid, patch(`{"op":"add","path":"members","value":[{"value":"999999"}]}`), 400, "invalidValue"},
 			{"member not an id", "PATCH", "/Groups/" + gid, patch(`{"op":"add","path":"members","value":[{"value":"ann"}]}`), 400, "invalidValue"},
@@ -443,7 +458,7 @@ func TestMalformedRequestsChangeNothing(t *testing.T) {
 		assert.Equal(t, before, after, "nothing changed")
 		users, err := s.db.ListUsers(ctx)
 		require.NoError(t, err)
-		assert.Len(t, users, 1)
+		assert.Len(t, users, 2)
 		list := s.must(200, "GET", "/Groups/"+gid, "")
 		assert.Equal(t, "team", list["displayName"])
 		assert.Len(t, list["members"], 1)

@@ -281,21 +281,25 @@ func (s users) Patch(r *http.Request, id string, ops []escim.PatchOperation) (es
 	return s.apply(r, u, f)
 }
 
-// apply writes what f says to u: the account becomes SCIM's (linked), a
-// change of userName is refused, "active": false deactivates (its tokens
-// and sessions stop on every replica at once). SCIM reactivates only what
-// SCIM deactivated: an account an administrator deactivated stays so, and
-// the answer says so.
+// apply writes what f says to u, in one transaction: the account becomes
+// SCIM's (linked); a new userName renames it (grants and rules follow, its
+// tokens stay, its browser sessions end); "active": false deactivates (its
+// tokens and sessions stop on every replica at once). SCIM reactivates
+// only what SCIM deactivated: an account an administrator deactivated
+// stays so, and the answer says so.
 func (s users) apply(r *http.Request, u store.User, f userFields) (escim.Resource, error) {
+	var rename *string
 	if f.userName != nil && !strings.EqualFold(strings.TrimSpace(*f.userName), u.Username) {
-		return escim.Resource{}, mutability("userName cannot change from %q: the gateway's grants and tokens name the account by it. "+
-			"Deprovision the account and provision the new name instead.", u.Username)
+		if strings.TrimSpace(*f.userName) == "" {
+			return escim.Resource{}, invalidValue("userName cannot be empty.")
+		}
+		rename = f.userName
 	}
 	state := store.SCIMLinked
 	if u.SCIM == store.SCIMSuspended {
 		state = store.SCIMSuspended
 	}
-	c := store.UserChange{ExternalID: f.externalID, DisplayName: f.displayName}
+	c := store.UserChange{ExternalID: f.externalID, DisplayName: f.displayName, Username: rename}
 	action := ""
 	if f.active != nil {
 		switch on := *f.active; {
@@ -311,7 +315,14 @@ func (s users) apply(r *http.Request, u store.User, f userFields) (escim.Resourc
 	c.SCIM = &state
 	out, err := s.h.cfg.Store.UpdateUser(r.Context(), u.Username, c)
 	if err != nil {
-		return escim.Resource{}, s.h.storeErr(r, err, "User "+formatID(u.ID))
+		what := "User " + formatID(u.ID)
+		if rename != nil {
+			what = "A user named " + *rename
+		}
+		return escim.Resource{}, s.h.storeErr(r, err, what)
+	}
+	if rename != nil {
+		s.h.audit(r.Context(), "scim.user.rename", out.Username, "was "+u.Username)
 	}
 	switch {
 	case action == "scim.user.reactivate-refused":

@@ -236,3 +236,60 @@ func TestBearerProvisioningRecordsTheSignIn(t *testing.T) {
 		assert.False(t, u.RevalidateBy(30).IsZero())
 	})
 }
+
+// A rename (an email address that changed at the identity provider)
+// moves the account's grants and rules; its tokens and binding stay, its
+// sessions end; the engine decides with the new name at once.
+func TestRenameUser(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		e, err := permission.NewEngine(ctx, s, permission.Config{})
+		require.NoError(t, err)
+		go func() { _ = s.Follow(ctx, e, FollowOptions{}) }()
+		waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.followers) == 1 })
+
+		u, err := s.ProvisionSCIMUser(ctx, User{Username: "ann.smith@example.com"})
+		require.NoError(t, err)
+		require.NoError(t, s.BindIdentity(ctx, "https://idp", "sub-ann", u.Username))
+		exp := permission.Resource{Kind: permission.Experiment, ID: "4", Name: "ann-x"}
+		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: exp, Principal: permission.ForUser(u.Username), Level: permission.Edit}))
+		_, err = s.CreateRule(ctx, permission.Rule{Kind: permission.Experiment, Principal: permission.ForUser(u.Username), Pattern: "^ann-", Priority: 1, Level: permission.Read})
+		require.NoError(t, err)
+		_, err = s.CreateToken(ctx, Token{Username: u.Username, Name: "laptop", Hash: hash("ann-secret"), Prefix: "p", ExpiresAt: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		require.NoError(t, s.CreateSession(ctx, Session{Hash: hash("ann-session"), Username: u.Username, ExpiresAt: time.Now().Add(time.Hour)}))
+		_, err = s.CreateUser(ctx, User{Username: "taken@example.com"})
+		require.NoError(t, err)
+
+		taken := "Taken@Example.com"
+		_, err = s.UpdateUser(ctx, u.Username, UserChange{Username: &taken})
+		assert.ErrorIs(t, err, ErrConflict)
+
+		to := "Ann.Jones@Example.com"
+		out, err := s.UpdateUser(ctx, u.Username, UserChange{Username: &to})
+		require.NoError(t, err)
+		assert.Equal(t, "ann.jones@example.com", out.Username)
+		assert.Equal(t, u.ID, out.ID)
+		_, err = s.GetUser(ctx, "ann.smith@example.com")
+		assert.ErrorIs(t, err, ErrNotFound)
+		bound, err := s.UsernameByIdentity(ctx, "https://idp", "sub-ann")
+		require.NoError(t, err)
+		assert.Equal(t, "ann.jones@example.com", bound, "the binding stays with the account")
+		tok, err := s.TokenByHash(ctx, hash("ann-secret"))
+		require.NoError(t, err)
+		assert.Equal(t, "ann.jones@example.com", tok.Username)
+		assert.True(t, tok.Live(time.Now()), "tokens stay")
+		ses, err := s.SessionByHash(ctx, hash("ann-session"))
+		require.NoError(t, err)
+		assert.False(t, ses.RevokedAt.IsZero(), "sessions, which carry the old name, end")
+		rules, err := s.ListRules(ctx, permission.Experiment)
+		require.NoError(t, err)
+		require.Len(t, rules, 1)
+		assert.Equal(t, "ann.jones@example.com", rules[0].Principal.Name)
+
+		snap := e.Snapshot()
+		assert.Equal(t, "EDIT from a grant to the user", snap.Decide(snap.Subject("ann.jones@example.com", nil), exp).Explain())
+		assert.False(t, snap.Decide(snap.Subject("ann.smith@example.com", nil), exp).Allows(permission.CanRead), "the old name holds nothing")
+	})
+}

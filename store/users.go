@@ -223,6 +223,10 @@ type UserChange struct {
 	Origin         *string
 	ExternalID     *string
 	SCIM           *SCIMState
+	// Username renames the account: its grants and rules move with it,
+	// its tokens and identity-provider binding stay, its browser sessions
+	// end (they carry the old name). A taken name is ErrConflict.
+	Username *string
 }
 
 // UpdateUser changes a user.
@@ -240,6 +244,18 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		if before.Admin && !before.Deactivated && ((c.Admin != nil && !*c.Admin) || (c.Active != nil && !*c.Active)) {
 			if err := keepAnAdmin(ctx, t, before.ID); err != nil {
 				return err
+			}
+		}
+		if c.Username != nil {
+			to, err := normalizeUsername(*c.Username)
+			if err != nil {
+				return err
+			}
+			if to != name {
+				if err := t.renameUser(ctx, before, to); err != nil {
+					return err
+				}
+				name = to
 			}
 		}
 		sets, args := []string{"updated_at = ?"}, []any{now()}
@@ -295,6 +311,49 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		return nil
 	})
 	return out, err
+}
+
+// renameUser renames u to name (normalized) and moves the grants and
+// rules made to it; its sessions, whose data names the old name, end.
+func (t *tx) renameUser(ctx context.Context, u User, name string) error {
+	if _, err := getUser(ctx, t, name); err == nil {
+		return fmt.Errorf("%w: user %q", ErrConflict, name)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	kind := permission.ToUser.String()
+	grants, err := selectGrants(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, u.Username)
+	if err != nil {
+		return err
+	}
+	rules, err := selectRules(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, u.Username)
+	if err != nil {
+		return err
+	}
+	ts := now()
+	if _, err := t.ExecContext(ctx, t.q("UPDATE users SET username = ?, updated_at = ? WHERE id = ?"), name, ts, u.ID); err != nil {
+		return classify(err)
+	}
+	for _, table := range []string{"grants", "rules"} {
+		if _, err := t.ExecContext(ctx, t.q("UPDATE "+table+" SET principal = ? WHERE principal_kind = ? AND principal = ?"), name, kind, u.Username); err != nil {
+			return classify(err)
+		}
+	}
+	if _, err := t.ExecContext(ctx, t.q("UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?"), ts, u.ID); err != nil {
+		return err
+	}
+	t.emit(Event{Op: OpUserDelete, Username: u.Username}, Event{Op: OpSessionRevoke, Username: u.Username})
+	for _, g := range grants {
+		res, old := g.Resource, g.Principal
+		t.emit(Event{Op: OpGrantDelete, Resource: &res, Principal: &old})
+		g.Principal = permission.ForUser(name)
+		t.emit(Event{Op: OpGrantPut, Grant: &g})
+	}
+	for _, r := range rules {
+		r.Principal = permission.ForUser(name)
+		t.emit(Event{Op: OpRulePut, Rule: &r})
+	}
+	return nil
 }
 
 // DeleteUser removes a user with their identities, memberships, tokens and
