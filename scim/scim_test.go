@@ -544,6 +544,15 @@ func TestSCIMReachesOnlyTheProvidersPeople(t *testing.T) {
 		assert.False(t, after.Deactivated)
 		assert.Equal(t, store.SCIMNone, after.SCIM)
 
+		// An account SCIM made stays SCIM's even with a password set
+		// later, so its deprovisioning is never answered "not found".
+		fay := s.must(201, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"fay@example.com"}`)
+		pw := "pbkdf2:sha256:1$salt$hash"
+		_, err = s.db.UpdateUser(ctx, "fay@example.com", store.UserChange{PasswordHash: &pw})
+		require.NoError(t, err)
+		s.must(200, "GET", "/Users/"+fay["id"].(string), "")
+		s.must(204, "DELETE", "/Users/"+fay["id"].(string), "")
+
 		// An administrator deactivated Eve; SCIM links her and asks for
 		// active: true, as Okta's routine push does.
 		eve, err := s.db.CreateUser(ctx, store.User{Username: "eve@example.com"})

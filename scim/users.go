@@ -18,12 +18,14 @@ import (
 type users struct{ h *Handler }
 
 // visibleUser reports whether SCIM may see and change u. Service accounts,
-// accounts with a password of their own (the bootstrap administrator,
-// MLflow basic-auth's users: the identity provider does not know them)
-// and accounts SCIM deleted are not SCIM's.
+// accounts SCIM deleted, and accounts SCIM never saw that have a password
+// of their own (the bootstrap administrator, MLflow basic-auth's users:
+// the identity provider does not know them) are not SCIM's. An account
+// SCIM created or linked stays SCIM's even if it gets a password later,
+// so its deprovisioning cannot go quietly unanswered.
 func visibleUser(u store.User) bool {
 	password := u.PasswordHash != "" && u.Origin != store.OriginMLflowOIDCAuth
-	return !u.ServiceAccount && !password && u.SCIM != store.SCIMDeleted
+	return !u.ServiceAccount && !u.SCIM.Deleted() && (u.SCIM != store.SCIMNone || !password)
 }
 
 func userResource(u store.User) escim.Resource {

@@ -54,16 +54,27 @@ func (s *Store) ProvisionSCIMUser(ctx context.Context, u User) (User, error) {
 			}
 		case err != nil:
 			return err
-		case before.SCIM != SCIMDeleted:
+		case !before.SCIM.Deleted():
 			return fmt.Errorf("%w: user %q", ErrConflict, name)
 		default:
 			// The identity provider's id says whether this is the person
 			// who left: a name given again to someone else (a reused
-			// address) gets nothing of theirs.
+			// address) gets nothing of theirs, not their grants, groups
+			// or administrator's role.
 			if before.ExternalID != "" && u.ExternalID != "" && before.ExternalID != u.ExternalID {
 				if err := deletePrincipal(ctx, t, permission.ForUser(name)); err != nil {
 					return err
 				}
+				if _, err := t.ExecContext(ctx, t.q("DELETE FROM memberships WHERE user_id = ?"), before.ID); err != nil {
+					return err
+				}
+				if _, err := t.ExecContext(ctx, t.q("UPDATE users SET is_admin = ? WHERE id = ?"), false, before.ID); err != nil {
+					return err
+				}
+			} else if before.SCIM == SCIMDeletedHeld {
+				// The same person, whom an administrator had deactivated:
+				// SCIM brings the account back, not its access.
+				u.Deactivated, state = true, SCIMLinked
 			}
 			if _, err := t.ExecContext(ctx, t.q("UPDATE users SET display_name = ?, external_id = ?, active = ?, scim = ?, updated_at = ? WHERE id = ?"),
 				u.DisplayName, u.ExternalID, !u.Deactivated, string(state), now(), before.ID); err != nil {
@@ -104,11 +115,15 @@ func (s *Store) RemoveSCIMUser(ctx context.Context, username string, removeGrant
 			}
 		}
 		ts := now()
+		state := SCIMDeleted
+		if u.Deactivated && u.SCIM != SCIMSuspended {
+			state = SCIMDeletedHeld // an administrator deactivated it
+		}
 		for _, q := range []struct {
 			query string
 			args  []any
 		}{
-			{"UPDATE users SET active = ?, scim = ?, last_sso_at = NULL, updated_at = ? WHERE id = ?", []any{false, string(SCIMDeleted), ts, u.ID}},
+			{"UPDATE users SET active = ?, scim = ?, last_sso_at = NULL, updated_at = ? WHERE id = ?", []any{false, string(state), ts, u.ID}},
 			{"UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
 			{"UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
 			{"DELETE FROM identities WHERE user_id = ?", []any{u.ID}},
@@ -303,26 +318,32 @@ func (s *Store) RenameGroup(ctx context.Context, id int64, name string) (Group, 
 // changeMembers applies c to g's members; users SCIM deleted and service
 // accounts cannot be members.
 func (t *tx) changeMembers(ctx context.Context, g Group, c MemberChange) error {
-	names := func(list []int64) (map[string]bool, error) {
+	// Who may join: not a service account, nor an account SCIM deleted.
+	// Anyone may leave (an account made a service account since included).
+	names := func(list []int64, joining bool) (map[string]bool, error) {
 		out := map[string]bool{}
 		for _, uid := range list {
-			var name string
-			err := t.GetContext(ctx, &name, t.q("SELECT username FROM users WHERE id = ? AND scim <> ? AND NOT is_service_account"), uid, string(SCIMDeleted))
-			if errors.Is(err, sql.ErrNoRows) {
+			var row struct {
+				Name    string `db:"username"`
+				State   string `db:"scim"`
+				Service bool   `db:"is_service_account"`
+			}
+			err := t.GetContext(ctx, &row, t.q("SELECT username, scim, is_service_account FROM users WHERE id = ?"), uid)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && joining && (row.Service || SCIMState(row.State).Deleted()) {
 				return nil, invalid("no user with id %d", uid)
 			}
 			if err != nil {
 				return nil, err
 			}
-			out[name] = true
+			out[row.Name] = true
 		}
 		return out, nil
 	}
-	add, err := names(c.Add)
+	add, err := names(c.Add, true)
 	if err != nil {
 		return err
 	}
-	remove, err := names(c.Remove)
+	remove, err := names(c.Remove, false)
 	if err != nil {
 		return err
 	}

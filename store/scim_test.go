@@ -293,3 +293,60 @@ func TestRenameUser(t *testing.T) {
 		assert.False(t, snap.Decide(snap.Subject("ann.smith@example.com", nil), exp).Allows(permission.CanRead), "the old name holds nothing")
 	})
 }
+
+// What a SCIM DELETE and a later create of the same name may not bring
+// back: an administrator's deactivation, and, for someone else given the
+// name, the leaver's role and groups.
+func TestSCIMDeleteAndReturn(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		// Deactivated by an administrator, then deleted by SCIM, then the
+		// same person provisioned again: still deactivated.
+		_, err := s.ProvisionSCIMUser(ctx, User{Username: "held", ExternalID: "e1"})
+		require.NoError(t, err)
+		off := false
+		_, err = s.UpdateUser(ctx, "held", UserChange{Active: &off})
+		require.NoError(t, err)
+		require.NoError(t, s.RemoveSCIMUser(ctx, "held", false))
+		back, err := s.ProvisionSCIMUser(ctx, User{Username: "held", ExternalID: "e1"})
+		require.NoError(t, err)
+		assert.True(t, back.Deactivated, "SCIM brings the account back, not the access an administrator took")
+		assert.Equal(t, SCIMLinked, back.SCIM, "and cannot reactivate it later either")
+
+		// A leaver who was an administrator, in a sign-in group.
+		_, err = s.CreateUser(ctx, User{Username: "other-admin", Admin: true})
+		require.NoError(t, err)
+		_, err = s.SignInSSO(ctx, "https://idp", "sub-ann", "ann", "Ann", []string{"claims-team"}, true)
+		require.NoError(t, err)
+		ext := "old"
+		_, err = s.UpdateUser(ctx, "ann", UserChange{ExternalID: &ext})
+		require.NoError(t, err)
+		require.NoError(t, s.RemoveSCIMUser(ctx, "ann", false))
+		next, err := s.ProvisionSCIMUser(ctx, User{Username: "ann", ExternalID: "new"})
+		require.NoError(t, err)
+		assert.False(t, next.Admin, "someone else given the name is not an administrator")
+		assert.Empty(t, next.Groups, "nor in the leaver's groups")
+	})
+}
+
+// A member made a service account since can still leave a SCIM group, so
+// the other removals in the same request are not refused with it.
+func TestServiceAccountCanLeaveAGroup(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ann, err := s.ProvisionSCIMUser(ctx, User{Username: "ann"})
+		require.NoError(t, err)
+		bob, err := s.ProvisionSCIMUser(ctx, User{Username: "bob"})
+		require.NoError(t, err)
+		g, err := s.ProvisionSCIMGroup(ctx, "team", "", []int64{ann.ID, bob.ID})
+		require.NoError(t, err)
+		yes := true
+		_, err = s.UpdateUser(ctx, "ann", UserChange{ServiceAccount: &yes})
+		require.NoError(t, err)
+		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Remove: []int64{ann.ID, bob.ID}})
+		require.NoError(t, err)
+		assert.Empty(t, g.Members)
+		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{ann.ID}})
+		assert.ErrorIs(t, err, ErrInvalid, "but cannot join")
+	})
+}

@@ -50,7 +50,14 @@ const (
 	SCIMLinked    SCIMState = "linked"    // created or matched by SCIM
 	SCIMSuspended SCIMState = "suspended" // deactivated by SCIM ("active": false): SCIM may reactivate it
 	SCIMDeleted   SCIMState = "deleted"   // deleted by SCIM, kept deactivated with its grants
+	// SCIMDeletedHeld: deleted by SCIM while an administrator had it
+	// deactivated; provisioned again, it stays deactivated.
+	SCIMDeletedHeld SCIMState = "deleted-held"
 )
+
+// Deleted reports whether SCIM deleted the account (it is hidden from
+// SCIM until SCIM creates it again).
+func (s SCIMState) Deleted() bool { return s == SCIMDeleted || s == SCIMDeletedHeld }
 
 func (u User) permissionUser() *permission.User {
 	return &permission.User{Name: u.Username, Admin: u.Admin, Active: !u.Deactivated, Groups: slices.Clone(u.Groups)}
@@ -271,8 +278,10 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		}
 		if c.Active != nil {
 			add("active", *c.Active)
-			if *c.Active && c.SCIM == nil && before.SCIM == SCIMSuspended {
-				add("scim", string(SCIMLinked)) // an administrator reactivated what SCIM suspended
+			if c.SCIM == nil && before.SCIM == SCIMSuspended {
+				// An administrator acted on what SCIM suspended: reactivated,
+				// or deactivated it themselves (then SCIM cannot undo it).
+				add("scim", string(SCIMLinked))
 			}
 		}
 		if c.PasswordHash != nil {
