@@ -24,8 +24,7 @@ type users struct{ h *Handler }
 // SCIM created or linked stays SCIM's even if it gets a password later,
 // so its deprovisioning cannot go quietly unanswered.
 func visibleUser(u store.User) bool {
-	password := u.PasswordHash != "" && u.Origin != store.OriginMLflowOIDCAuth
-	return !u.ServiceAccount && !u.SCIM.Deleted() && (u.SCIM != store.SCIMNone || !password)
+	return !u.ServiceAccount && !u.SCIM.Deleted() && (u.SCIM != store.SCIMNone || !u.HasPassword())
 }
 
 func userResource(u store.User) escim.Resource {

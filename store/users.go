@@ -631,15 +631,17 @@ func (s *Store) ProvisionUser(ctx context.Context, username, displayName string,
 	return err
 }
 
+// HasPassword reports whether the account has a password of its own: an
+// access token mlflow-oidc-auth kept as a password hash is none.
+func (u User) HasPassword() bool { return u.PasswordHash != "" && u.Origin != OriginMLflowOIDCAuth }
+
 // RevalidateBy is when the account's tokens and sessions stop working
 // unless it signs in through the identity provider again, given
 // SSO_REVALIDATE_DAYS: zero when days is 0 or the rule does not apply.
 // It applies to accounts that sign in through the identity provider;
-// service accounts and accounts with a password are not affected (an
-// access token mlflow-oidc-auth kept as a password hash is no password).
+// service accounts and accounts with a password are not affected.
 func (u User) RevalidateBy(days int) time.Time {
-	password := u.PasswordHash != "" && u.Origin != OriginMLflowOIDCAuth
-	if days <= 0 || u.LastSSOAt.IsZero() || u.ServiceAccount || password {
+	if days <= 0 || u.LastSSOAt.IsZero() || u.ServiceAccount || u.HasPassword() {
 		return time.Time{}
 	}
 	return u.LastSSOAt.AddDate(0, 0, days)
