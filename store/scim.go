@@ -518,32 +518,11 @@ func (t *tx) renameGroup(ctx context.Context, g Group, name string) error {
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	kind := permission.ToGroup.String()
-	grants, err := selectGrants(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
-	if err != nil {
-		return err
-	}
-	rules, err := selectRules(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, g.Name)
-	if err != nil {
-		return err
-	}
 	if _, err := t.ExecContext(ctx, t.q("UPDATE groups SET name = ? WHERE id = ?"), name, g.ID); err != nil {
 		return classify(err)
 	}
-	for _, table := range []string{"grants", "rules"} {
-		if _, err := t.ExecContext(ctx, t.q("UPDATE "+table+" SET principal = ? WHERE principal_kind = ? AND principal = ?"), name, kind, g.Name); err != nil {
-			return classify(err)
-		}
-	}
-	for _, gr := range grants {
-		res, old := gr.Resource, gr.Principal
-		t.emit(Event{Op: OpGrantDelete, Resource: &res, Principal: &old})
-		gr.Principal = permission.ForGroup(name)
-		t.emit(Event{Op: OpGrantPut, Grant: &gr})
-	}
-	for _, r := range rules {
-		r.Principal = permission.ForGroup(name)
-		t.emit(Event{Op: OpRulePut, Rule: &r})
+	if err := t.movePrincipal(ctx, permission.ForGroup(g.Name), name); err != nil {
+		return err
 	}
 	for _, m := range g.Members {
 		u, err := getUser(ctx, t, m)

@@ -330,36 +330,43 @@ func (t *tx) renameUser(ctx context.Context, u User, name string) error {
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	kind := permission.ToUser.String()
-	grants, err := selectGrants(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, u.Username)
-	if err != nil {
-		return err
-	}
-	rules, err := selectRules(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, u.Username)
-	if err != nil {
-		return err
-	}
 	ts := now()
 	if _, err := t.ExecContext(ctx, t.q("UPDATE users SET username = ?, updated_at = ? WHERE id = ?"), name, ts, u.ID); err != nil {
 		return classify(err)
-	}
-	for _, table := range []string{"grants", "rules"} {
-		if _, err := t.ExecContext(ctx, t.q("UPDATE "+table+" SET principal = ? WHERE principal_kind = ? AND principal = ?"), name, kind, u.Username); err != nil {
-			return classify(err)
-		}
 	}
 	if _, err := t.ExecContext(ctx, t.q("UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?"), ts, u.ID); err != nil {
 		return err
 	}
 	t.emit(Event{Op: OpUserDelete, Username: u.Username}, Event{Op: OpSessionRevoke, Username: u.Username})
+	return t.movePrincipal(ctx, permission.ForUser(u.Username), name)
+}
+
+// movePrincipal moves the grants and rules made to p to the principal of
+// the same kind named name, with their events.
+func (t *tx) movePrincipal(ctx context.Context, p permission.Principal, name string) error {
+	kind := p.Kind.String()
+	grants, err := selectGrants(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, p.Name)
+	if err != nil {
+		return err
+	}
+	rules, err := selectRules(ctx, t, "WHERE principal_kind = ? AND principal = ?", kind, p.Name)
+	if err != nil {
+		return err
+	}
+	for _, table := range []string{"grants", "rules"} {
+		if _, err := t.ExecContext(ctx, t.q("UPDATE "+table+" SET principal = ? WHERE principal_kind = ? AND principal = ?"), name, kind, p.Name); err != nil {
+			return classify(err)
+		}
+	}
+	to := permission.Principal{Kind: p.Kind, Name: name}
 	for _, g := range grants {
 		res, old := g.Resource, g.Principal
 		t.emit(Event{Op: OpGrantDelete, Resource: &res, Principal: &old})
-		g.Principal = permission.ForUser(name)
+		g.Principal = to
 		t.emit(Event{Op: OpGrantPut, Grant: &g})
 	}
 	for _, r := range rules {
-		r.Principal = permission.ForUser(name)
+		r.Principal = to
 		t.emit(Event{Op: OpRulePut, Rule: &r})
 	}
 	return nil
