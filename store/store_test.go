@@ -725,6 +725,76 @@ func TestBearerAccounts(t *testing.T) {
 	})
 }
 
+// A bearer JWT finds its account by the rules of a browser sign-in: the
+// bound account first; an unbound account of its name is bound to it; an
+// account bound to someone else, or with a password, is not its to use.
+func TestBearerAccount(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		type got struct {
+			name          string
+			active, taken bool
+		}
+		find := func(sub, username string) got {
+			t.Helper()
+			name, active, taken, err := s.BearerAccount(ctx, "https://idp", sub, username)
+			require.NoError(t, err)
+			return got{name, active, taken}
+		}
+		assert.Equal(t, got{}, find("sub-x", "nobody"), "no account")
+		assert.Equal(t, got{}, find("sub-x", ""), "no name, nothing bound")
+
+		_, err := s.CreateUser(ctx, User{Username: "alice"})
+		require.NoError(t, err)
+		assert.Equal(t, got{"alice", true, false}, find("sub-alice", "Alice"), "unbound: bound to this token now")
+		assert.Equal(t, got{"alice", true, false}, find("sub-alice", "alice"), "again, bound")
+		bound, err := s.UsernameByIdentity(ctx, "https://idp", "sub-alice")
+		require.NoError(t, err)
+		assert.Equal(t, "alice", bound)
+		assert.Equal(t, got{"alice", true, false}, find("sub-alice", "alice.new"), "the bound account wins over the claim")
+		assert.Equal(t, got{"alice", false, true}, find("sub-mallory", "alice"), "bound to someone else")
+		_, active, taken, err := s.BearerAccount(ctx, "https://other-idp", "sub-alice", "alice")
+		require.NoError(t, err)
+		assert.True(t, taken, "the same subject at another issuer is someone else")
+		assert.False(t, active)
+
+		_, err = s.CreateUser(ctx, User{Username: "pat", PasswordHash: "pbkdf2:sha256:1$salt$abc"})
+		require.NoError(t, err)
+		assert.True(t, find("sub-pat", "pat").taken, "an account with a password of its own")
+		_, err = s.CreateUser(ctx, User{Username: "imp", PasswordHash: "pbkdf2:sha256:1$salt$abc", Origin: OriginMLflowOIDCAuth})
+		require.NoError(t, err)
+		assert.Equal(t, got{"imp", true, false}, find("sub-imp", "imp"), "an access token mlflow-oidc-auth kept is no password")
+
+		_, err = s.CreateUser(ctx, User{Username: "dora", Deactivated: true})
+		require.NoError(t, err)
+		assert.Equal(t, got{"dora", false, false}, find("sub-dora", "dora"), "deactivated")
+		bound, err = s.UsernameByIdentity(ctx, "https://idp", "sub-dora")
+		require.NoError(t, err)
+		assert.Empty(t, bound, "a deactivated account is not bound")
+
+		// Many first uses of one token at once: all act as the account.
+		_, err = s.CreateUser(ctx, User{Username: "zed"})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		results := make([]got, 8)
+		errs := make([]error, 8)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var g got
+				g.name, g.active, g.taken, errs[i] = s.BearerAccount(ctx, "https://idp", "sub-zed", "zed")
+				results[i] = g
+			}()
+		}
+		wg.Wait()
+		for i := range results {
+			require.NoError(t, errs[i])
+			assert.Equal(t, got{"zed", true, false}, results[i])
+		}
+	})
+}
+
 // The last active administrator cannot be demoted, deactivated or
 // deleted; with another one, each is fine.
 func TestLastAdmin(t *testing.T) {
