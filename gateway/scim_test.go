@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/mlflowauth/mlflowauth/basic"
+	"github.com/mlflowauth/mlflowauth/internal/oidctest"
 	"github.com/mlflowauth/mlflowauth/internal/testenv"
 	"github.com/mlflowauth/mlflowauth/permission"
 	"github.com/mlflowauth/mlflowauth/store"
@@ -68,7 +70,7 @@ func testSCIMThroughGateway(t *testing.T, postgres string) {
 	token := e.mintToken(ctx, "carol@example.com", "laptop")
 	assert.Equal(t, 200, e.status(call{path: exp2, user: "carol@example.com", password: token}))
 	assert.Equal(t, 200, e.status(call{path: exp2, cookie: cookie}))
-	jwt := e.bearer("carol@example.com")
+	jwt := e.bearerFor("00u-carol", "carol@example.com")
 	assert.Equal(t, 200, e.status(call{path: exp2, bearer: jwt}))
 
 	// A group pushed by SCIM counts for her session and her token.
@@ -240,6 +242,8 @@ func TestRevalidateExemptions(t *testing.T) {
 	assert.False(t, pw.Lapsed(7, time.Now()))
 	imported := store.User{Username: "i", LastSSOAt: at, PasswordHash: "pbkdf2:sha256:1$x$y", Origin: store.OriginMLflowOIDCAuth}
 	assert.True(t, imported.Lapsed(7, time.Now()), "mlflow-oidc-auth's token kept as a password hash is no password")
+	fromImport := store.User{Username: "m", Origin: store.OriginMLflowOIDCAuth, CreatedAt: at}
+	assert.True(t, fromImport.Lapsed(7, time.Now()), "imported from mlflow-oidc-auth: counts from the import")
 	never := store.User{Username: "n"}
 	assert.False(t, never.Lapsed(7, time.Now()), "never signed in through SSO: not an SSO account")
 }
@@ -268,4 +272,53 @@ func TestSCIMRenameThroughGateway(t *testing.T) {
 	require.Equal(t, 200, st, "%v", out)
 	assert.Equal(t, 200, e.status(call{path: exp2, user: "dana.lee@example.com", password: token}), "the token and the grant follow the account")
 	assert.Equal(t, 401, e.status(call{path: exp2, user: "dana@example.com", password: token}), "the old name is gone")
+}
+
+// A leaked SCIM token and an ordinary account at the identity provider:
+// SCIM renames an administrator to the attacker's name. The account stays
+// the person bound to it; the attacker's own JWT and sign-in are refused.
+// An administrator nobody is bound to yet cannot be renamed by SCIM at all.
+func TestSCIMRenameCannotHandOverAnAdministrator(t *testing.T) {
+	ctx := context.Background()
+	e := newE2E(t, map[string]string{"SCIM_TOKEN": scimSecret})
+	const tokens = "/api/2.0/mlflowauth/scim-tokens"
+	e.signIn(&mockoidc.MockUser{Subject: "00u-alice", Email: "alice@example.com", EmailVerified: true, Groups: []string{"mlflow"}}, "/")
+	yes := true
+	_, err := e.db.UpdateUser(ctx, "alice@example.com", store.UserChange{Admin: &yes})
+	require.NoError(t, err)
+	alice, err := e.db.GetUser(ctx, "alice@example.com")
+	require.NoError(t, err)
+	aliceJWT := e.bearerFor("00u-alice", "alice@example.com")
+	require.Equal(t, 200, e.status(call{path: tokens, bearer: aliceJWT}))
+
+	st, out := e.scim(scimSecret, "PATCH", "/Users/"+strconv.FormatInt(alice.ID, 10),
+		fmt.Sprintf(patchOp, `{"op":"replace","path":"userName","value":"mallory@example.com"}`))
+	require.Equal(t, 200, st, "%v", out)
+	resp, body := e.do(call{path: tokens, bearer: e.bearerFor("00u-mallory", "mallory@example.com")})
+	assert.Equal(t, 401, resp.StatusCode, "the attacker's JWT names the account, but it is bound to Alice")
+	assert.Contains(t, body["message"], "is not this token's")
+	_, _, err = oidctest.SignIn(e.url, e.idp, &mockoidc.MockUser{Subject: "00u-mallory", Email: "mallory@example.com", EmailVerified: true, Groups: []string{"mlflow"}}, "/", "session")
+	assert.Error(t, err, "nor does her browser sign-in adopt it")
+	bound, err := e.db.UsernameByIdentity(ctx, e.idp.Issuer(), "00u-mallory")
+	require.NoError(t, err)
+	assert.Empty(t, bound)
+	assert.Equal(t, 200, e.status(call{path: tokens, bearer: aliceJWT}), "Alice's own JWT is still her account")
+
+	// Provisioned, made an administrator, never signed in: nobody's yet.
+	st, bo := e.scim(scimSecret, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bo@example.com"}`)
+	require.Equal(t, 201, st, "%v", bo)
+	_, err = e.db.UpdateUser(ctx, "bo@example.com", store.UserChange{Admin: &yes})
+	require.NoError(t, err)
+	st, out = e.scim(scimSecret, "PATCH", "/Users/"+bo["id"].(string), fmt.Sprintf(patchOp, `{"op":"replace","path":"userName","value":"mallory2@example.com"}`))
+	assert.Equal(t, 400, st)
+	assert.Equal(t, "mutability", out["scimType"], "%v", out)
+	u, err := e.db.GetUser(ctx, "bo@example.com")
+	require.NoError(t, err, "not renamed")
+	assert.True(t, u.Admin)
+	// Once Bo has signed in, his account is his and may be renamed.
+	e.signIn(&mockoidc.MockUser{Subject: "00u-bo", Email: "bo@example.com", EmailVerified: true, Groups: []string{"mlflow"}}, "/")
+	_, err = e.db.UpdateUser(ctx, "bo@example.com", store.UserChange{Admin: &yes}) // the sign-in followed the admin group
+	require.NoError(t, err)
+	st, out = e.scim(scimSecret, "PATCH", "/Users/"+bo["id"].(string), fmt.Sprintf(patchOp, `{"op":"replace","path":"userName","value":"bo.lee@example.com"}`))
+	assert.Equal(t, 200, st, "%v", out)
 }
