@@ -68,12 +68,16 @@ func (s *Store) ProvisionSCIMUser(ctx context.Context, u User) (User, error) {
 				if _, err := t.ExecContext(ctx, t.q("DELETE FROM memberships WHERE user_id = ?"), before.ID); err != nil {
 					return err
 				}
-				if _, err := t.ExecContext(ctx, t.q("UPDATE users SET is_admin = ? WHERE id = ?"), false, before.ID); err != nil {
+				// Nor a password an administrator gave the account after
+				// the delete.
+				if _, err := t.ExecContext(ctx, t.q("UPDATE users SET is_admin = ?, password_hash = NULL WHERE id = ?"), false, before.ID); err != nil {
 					return err
 				}
-			} else if before.SCIM == SCIMDeletedHeld {
-				// The same person, whom an administrator had deactivated:
-				// SCIM brings the account back, not its access.
+			}
+			if before.SCIM == SCIMDeletedHeld {
+				// An administrator had deactivated the account: SCIM
+				// brings it back, not its access (whoever it now names;
+				// SCIM itself sets the externalId that tells them apart).
 				u.Deactivated, state = true, SCIMLinked
 			}
 			if _, err := t.ExecContext(ctx, t.q("UPDATE users SET display_name = ?, external_id = ?, active = ?, scim = ?, updated_at = ? WHERE id = ?"),
@@ -93,9 +97,10 @@ func (s *Store) ProvisionSCIMUser(ctx context.Context, u User) (User, error) {
 // RemoveSCIMUser is SCIM's DELETE. With removeGrants the account goes
 // with everything made to it (DeleteUser). Else, in one transaction, it is
 // deactivated and hidden from SCIM; its tokens and sessions are revoked for
-// good, its binding to the identity provider's account is undone and it
-// leaves the groups SCIM keeps: what is kept is its grants, for when SCIM
-// provisions the same person again (see ProvisionSCIMUser).
+// good, its password is removed, its binding to the identity provider's
+// account is undone and it leaves the groups SCIM keeps: what is kept is
+// its grants, for when SCIM provisions the same person again (see
+// ProvisionSCIMUser).
 func (s *Store) RemoveSCIMUser(ctx context.Context, username string, removeGrants bool) error {
 	if removeGrants {
 		return s.DeleteUser(ctx, username)
@@ -123,7 +128,10 @@ func (s *Store) RemoveSCIMUser(ctx context.Context, username string, removeGrant
 			query string
 			args  []any
 		}{
-			{"UPDATE users SET active = ?, scim = ?, last_sso_at = NULL, updated_at = ? WHERE id = ?", []any{false, string(state), ts, u.ID}},
+			// A password goes too (one an administrator set, or an access
+			// token an mlflow-oidc-auth import kept as one): every
+			// credential of a person who left stops for good.
+			{"UPDATE users SET active = ?, scim = ?, password_hash = NULL, last_sso_at = NULL, updated_at = ? WHERE id = ?", []any{false, string(state), ts, u.ID}},
 			{"UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
 			{"UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
 			{"DELETE FROM identities WHERE user_id = ?", []any{u.ID}},

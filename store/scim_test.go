@@ -326,6 +326,34 @@ func TestSCIMDeleteAndReturn(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, next.Admin, "someone else given the name is not an administrator")
 		assert.Empty(t, next.Groups, "nor in the leaver's groups")
+
+		// The reviewer's sequence: a password an administrator set, an
+		// administrator's deactivation, then SCIM deletes and creates the
+		// name again under another externalId (which SCIM itself sets).
+		_, err = s.ProvisionSCIMUser(ctx, User{Username: "eve", ExternalID: "x1"})
+		require.NoError(t, err)
+		hash := "pbkdf2:sha256:1$salt$abc"
+		_, err = s.UpdateUser(ctx, "eve", UserChange{PasswordHash: &hash, Active: &off})
+		require.NoError(t, err)
+		require.NoError(t, s.RemoveSCIMUser(ctx, "eve", false))
+		gone, err := s.GetUser(ctx, "eve")
+		require.NoError(t, err)
+		assert.Empty(t, gone.PasswordHash, "a deleted person's password stops for good")
+		eve, err := s.ProvisionSCIMUser(ctx, User{Username: "eve", ExternalID: "x2"})
+		require.NoError(t, err)
+		assert.True(t, eve.Deactivated, "whoever the name now names, SCIM cannot undo an administrator's deactivation")
+		assert.Empty(t, eve.PasswordHash)
+
+		// An administrator brings back what SCIM deleted: SCIM sees it
+		// again, so the identity provider can deprovision it again.
+		_, err = s.ProvisionSCIMUser(ctx, User{Username: "fay", ExternalID: "f1"})
+		require.NoError(t, err)
+		require.NoError(t, s.RemoveSCIMUser(ctx, "fay", false))
+		on := true
+		fay, err := s.UpdateUser(ctx, "fay", UserChange{Active: &on})
+		require.NoError(t, err)
+		assert.False(t, fay.Deactivated)
+		assert.Equal(t, SCIMLinked, fay.SCIM, "not left hidden from SCIM while active")
 	})
 }
 

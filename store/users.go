@@ -278,9 +278,15 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 		}
 		if c.Active != nil {
 			add("active", *c.Active)
-			if c.SCIM == nil && before.SCIM == SCIMSuspended {
+			switch {
+			case c.SCIM != nil:
+			case before.SCIM == SCIMSuspended:
 				// An administrator acted on what SCIM suspended: reactivated,
 				// or deactivated it themselves (then SCIM cannot undo it).
+				add("scim", string(SCIMLinked))
+			case before.SCIM.Deleted() && *c.Active:
+				// An administrator brought back what SCIM deleted: SCIM
+				// sees the account again, so it can deprovision it again.
 				add("scim", string(SCIMLinked))
 			}
 		}
