@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,6 +203,13 @@ func TestImportOIDCAuth(t *testing.T) {
 		bound, err := s.UserByIdentity(ctx, "https://idp.example.com", "sub-alice")
 		require.NoError(t, err)
 		assert.Equal(t, "alice@example.com", bound.Username)
+		// mlflow-oidc-auth's people signed in through SSO there: under
+		// SSO_REVALIDATE_DAYS their clock starts at the import, so a
+		// leaver who never signs in here again does not keep access.
+		assert.True(t, alice.LastSSOAt.IsZero(), "no sign-in here yet")
+		assert.WithinDuration(t, time.Now().AddDate(0, 0, 30), alice.RevalidateBy(30), time.Minute)
+		assert.False(t, alice.Lapsed(30, time.Now()))
+		assert.True(t, alice.Lapsed(30, time.Now().AddDate(0, 0, 31)))
 
 		// The service account's access token is kept, and still works as one.
 		svc, err := s.GetUser(ctx, "svc-etl")

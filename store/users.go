@@ -711,10 +711,16 @@ func (u User) HasPassword() bool { return u.PasswordHash != "" && u.Origin != Or
 // It applies to accounts that sign in through the identity provider;
 // service accounts and accounts with a password are not affected.
 func (u User) RevalidateBy(days int) time.Time {
-	if days <= 0 || u.LastSSOAt.IsZero() || u.ServiceAccount || u.HasPassword() {
+	from := u.LastSSOAt
+	if from.IsZero() && u.Origin == OriginMLflowOIDCAuth {
+		// mlflow-oidc-auth's people signed in through the identity
+		// provider before the import: their clock starts with it.
+		from = u.CreatedAt
+	}
+	if days <= 0 || from.IsZero() || u.ServiceAccount || u.HasPassword() {
 		return time.Time{}
 	}
-	return u.LastSSOAt.AddDate(0, 0, days)
+	return from.AddDate(0, 0, days)
 }
 
 // Lapsed reports whether the account's tokens and sessions have stopped
