@@ -24,10 +24,7 @@
 //
 // The username is an email only when email_verified is true, else the next
 // claim in order; a token with no usable name claim is a service principal,
-// found by its (issuer, subject) binding. With Accounts, the account is
-// found as a browser sign-in finds it: the one bound to (issuer, subject)
-// first, else the one of the token's name, bound to it on first use unless
-// it is someone else's. A verified token is remembered
+// found by its (issuer, subject) binding. A verified token is remembered
 // until it expires, keyed by the whole token; Forget drops a user's tokens
 // when the change feed says they changed. Token claims never make anyone an
 // admin unless TrustGroupClaims (OIDC_TRUST_BEARER_GROUP_CLAIMS).

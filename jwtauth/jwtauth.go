@@ -56,19 +56,13 @@ type Issuer struct {
 	Algorithms []string
 }
 
-// Accounts is what the authenticator needs of the store. The store
-// satisfies it.
+// Accounts is what the authenticator needs of the store: a token's user
+// must exist and be active, a service principal (no name claim) is found by
+// its (issuer, subject) binding, and, when provisioning is on, a new user is
+// created. The store satisfies it.
 type Accounts interface {
-	// BearerAccount returns the account a token of (issuer, subject)
-	// with the username claim acts as, and whether it is active: the
-	// account bound to (issuer, subject), else the one named username
-	// (then bound to them), else "" when there is none. taken reports an
-	// account named username that is not the token's: bound to another
-	// identity-provider account, or with a password of its own; a browser
-	// sign-in would not adopt it either.
-	BearerAccount(ctx context.Context, issuer, subject, username string) (name string, active, taken bool, err error)
-	// ProvisionUser creates the account of a token with no account when
-	// provisioning is on; an account that exists is left alone.
+	AccountStatus(ctx context.Context, username string) (exists, active bool, err error)
+	UsernameByIdentity(ctx context.Context, issuer, subject string) (string, error)
 	ProvisionUser(ctx context.Context, username, displayName string, admin bool) error
 }
 
@@ -352,34 +346,35 @@ func tokenError(err error) string {
 	return "Bearer token is not valid"
 }
 
-// account finds the token's account as a browser sign-in would (the
-// bound account wins over the username claim; an account that is
-// another's is refused), checks it is active, or provisions one.
+// account resolves a service principal and checks (or provisions) the
+// account.
 func (a *Authenticator) account(ctx context.Context, id *auth.Identity) error {
 	acc := a.cfg.Accounts
-	if acc == nil {
-		if id.Username == "" {
+	if id.Username == "" {
+		if acc == nil || id.Subject == "" {
 			return unauthenticated("Bearer token has no username claim and no account is bound to its subject", nil)
 		}
+		name, err := acc.UsernameByIdentity(ctx, id.Issuer, id.Subject)
+		if err != nil {
+			return unavailable(err)
+		}
+		if name == "" {
+			return unauthenticated("No account is bound to this token's subject (a service principal needs a service account bound to it)", nil)
+		}
+		id.Username = name
+	}
+	if acc == nil {
 		return nil
 	}
-	if id.Username == "" && id.Subject == "" {
-		return unauthenticated("Bearer token has no username claim and no subject", nil)
-	}
-	name, active, taken, err := acc.BearerAccount(ctx, id.Issuer, id.Subject, id.Username)
+	exists, active, err := acc.AccountStatus(ctx, id.Username)
 	if err != nil {
 		return unavailable(err)
 	}
 	switch {
-	case taken:
-		return unauthenticated(fmt.Sprintf("An account named %q exists and is not this token's: another sign-in is bound to it, or it has a password of its own", id.Username), nil)
-	case name != "" && !active:
+	case exists && !active:
 		return unauthenticated("This account is deactivated", nil)
-	case name != "":
-		id.Username = name
+	case exists:
 		return nil
-	case id.Username == "":
-		return unauthenticated("No account is bound to this token's subject (a service principal needs a service account bound to it)", nil)
 	case !a.cfg.Provision:
 		return unauthenticated("No account for this user: sign in through the browser first, or ask an administrator", nil)
 	}
@@ -390,15 +385,6 @@ func (a *Authenticator) account(ctx context.Context, id *auth.Identity) error {
 	if err := acc.ProvisionUser(ctx, id.Username, id.DisplayName, a.cfg.TrustGroupClaims && verdict.Admin); err != nil {
 		return unavailable(err)
 	}
-	// Resolved again: the new account is bound to the token, and one
-	// another request made first is judged as any other.
-	if name, active, taken, err = acc.BearerAccount(ctx, id.Issuer, id.Subject, id.Username); err != nil {
-		return unavailable(err)
-	}
-	if taken || name == "" || !active {
-		return unauthenticated(fmt.Sprintf("The account %q could not be provisioned for this token", id.Username), nil)
-	}
-	id.Username = name
 	return nil
 }
 

@@ -606,7 +606,8 @@ func (s *Store) DeleteGroup(ctx context.Context, group string) error {
 	})
 }
 
-// AccountStatus reports whether a user exists and is active.
+// AccountStatus reports whether a user exists and is active. With
+// UsernameByIdentity and ProvisionUser it satisfies jwtauth.Accounts.
 func (s *Store) AccountStatus(ctx context.Context, username string) (exists, active bool, err error) {
 	name, err := normalizeUsername(username)
 	if err != nil {
@@ -629,64 +630,6 @@ func (s *Store) UsernameByIdentity(ctx context.Context, issuer, subject string) 
 		return "", nil
 	}
 	return name, err
-}
-
-// BearerAccount finds the account a bearer JWT of (issuer, subject) with
-// the username claim acts as, by the rules of a browser sign-in
-// (SignInSSO): the account bound to (issuer, subject); else the account
-// named username, which is bound to (issuer, subject) now when nothing is
-// bound to it and it has no password of its own (taken otherwise); else
-// "". With ProvisionUser it satisfies jwtauth.Accounts.
-func (s *Store) BearerAccount(ctx context.Context, issuer, subject, username string) (name string, active, taken bool, err error) {
-	if subject != "" {
-		var bound struct {
-			Name   string `db:"username"`
-			Active bool   `db:"active"`
-		}
-		err := s.db.GetContext(ctx, &bound, s.db.Rebind(
-			"SELECT u.username, u.active FROM identities i JOIN users u ON u.id = i.user_id WHERE i.issuer = ? AND i.subject = ?"), issuer, subject)
-		switch {
-		case err == nil:
-			return bound.Name, bound.Active, false, nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return "", false, false, err
-		}
-	}
-	if username == "" {
-		return "", false, false, nil
-	}
-	if name, err = normalizeUsername(username); err != nil {
-		return "", false, false, err
-	}
-	err = s.write(ctx, func(t *tx) error {
-		u, err := getUser(ctx, t, name)
-		if errors.Is(err, ErrNotFound) {
-			name = ""
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		// Another request with the same token may have bound it since.
-		var n int
-		if err := t.GetContext(ctx, &n, t.q("SELECT COUNT(*) FROM identities WHERE user_id = ? AND NOT (issuer = ? AND subject = ?)"), u.ID, issuer, subject); err != nil {
-			return err
-		}
-		if n > 0 || u.HasPassword() {
-			taken = true
-			return nil
-		}
-		active = !u.Deactivated
-		if subject == "" || !active {
-			return nil
-		}
-		_, err = t.ExecContext(ctx, t.q("INSERT INTO identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (issuer, subject) DO NOTHING"), issuer, subject, u.ID, now())
-		return err
-	})
-	if err != nil {
-		return "", false, false, err
-	}
-	return name, active, taken, nil
 }
 
 // ProvisionUser creates a user on their first bearer-token use, unless the
