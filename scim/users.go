@@ -296,15 +296,12 @@ func (s users) apply(r *http.Request, u store.User, f userFields) (escim.Resourc
 		}
 		rename = f.userName
 		if u.Admin {
-			// The first sign-in with the new name would be bound to the
-			// account: SCIM, which never makes anyone an administrator,
-			// would hand one's role to whoever that is.
-			switch bound, err := s.h.cfg.Store.HasIdentity(r.Context(), u.Username); {
-			case err != nil:
-				return escim.Resource{}, s.h.storeErr(r, err, "User "+formatID(u.ID))
-			case !bound:
-				return escim.Resource{}, mutability("userName of an administrator who has not signed in yet cannot be changed through SCIM: whoever first signed in under the new name would be an administrator. An administrator can take the role away first, and give it back once they have signed in.")
-			}
+			// A bearer JWT acts as the account its name claim names (its
+			// subject differs between an identity provider's tokens), so a
+			// rename hands the account to whoever the provider calls by
+			// the new name: SCIM, which never makes anyone an
+			// administrator, does not rename one.
+			return escim.Resource{}, mutability("userName of an administrator cannot be changed through SCIM. An administrator can take the role away first, and give it back after the rename.")
 		}
 	}
 	state := store.SCIMLinked
