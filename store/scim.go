@@ -130,8 +130,10 @@ func (s *Store) RemoveSCIMUser(ctx context.Context, username string, removeGrant
 		}{
 			// A password goes too (one an administrator set, or an access
 			// token an mlflow-oidc-auth import kept as one): every
-			// credential of a person who left stops for good.
-			{"UPDATE users SET active = ?, scim = ?, password_hash = NULL, last_sso_at = NULL, updated_at = ? WHERE id = ?", []any{false, string(state), ts, u.ID}},
+			// credential of a person who left stops for good. With it the
+			// import's origin: provisioned again, the account is SCIM's,
+			// and SSO_REVALIDATE_DAYS counts from its next sign-in.
+			{"UPDATE users SET active = ?, scim = ?, password_hash = NULL, origin = ?, last_sso_at = NULL, updated_at = ? WHERE id = ?", []any{false, string(state), OriginLocal, ts, u.ID}},
 			{"UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
 			{"UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND user_id = ?", []any{ts, u.ID}},
 			{"DELETE FROM identities WHERE user_id = ?", []any{u.ID}},

@@ -354,6 +354,50 @@ func TestSCIMDeleteAndReturn(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, fay.Deactivated)
 		assert.Equal(t, SCIMLinked, fay.SCIM, "not left hidden from SCIM while active")
+
+		// Deactivated by an administrator after SCIM deleted it: held too.
+		_, err = s.ProvisionSCIMUser(ctx, User{Username: "gil", ExternalID: "g1"})
+		require.NoError(t, err)
+		require.NoError(t, s.RemoveSCIMUser(ctx, "gil", false))
+		_, err = s.UpdateUser(ctx, "gil", UserChange{Active: &off})
+		require.NoError(t, err)
+		gil, err := s.ProvisionSCIMUser(ctx, User{Username: "gil", ExternalID: "g2"})
+		require.NoError(t, err)
+		assert.True(t, gil.Deactivated)
+
+		// A person imported from mlflow-oidc-auth, deleted and provisioned
+		// again: their clock under SSO_REVALIDATE_DAYS starts at their
+		// next sign-in, not at the old import (which would lapse them at once).
+		_, err = s.CreateUser(ctx, User{Username: "ivy", Origin: OriginMLflowOIDCAuth, PasswordHash: hash})
+		require.NoError(t, err)
+		ivy, err := s.GetUser(ctx, "ivy")
+		require.NoError(t, err)
+		assert.False(t, ivy.RevalidateBy(30).IsZero(), "imported: counts from the import")
+		require.NoError(t, s.RemoveSCIMUser(ctx, "ivy", false))
+		ivy, err = s.ProvisionSCIMUser(ctx, User{Username: "ivy"})
+		require.NoError(t, err)
+		assert.Equal(t, OriginLocal, ivy.Origin)
+		assert.True(t, ivy.RevalidateBy(30).IsZero())
+	})
+}
+
+// A password an administrator sets on an account imported from
+// mlflow-oidc-auth is a password: not taken for the access token the
+// import kept in its place (which SSO_REVALIDATE_DAYS lapses).
+func TestPasswordOnImportedAccount(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		_, err := s.CreateUser(ctx, User{Username: "jo", Origin: OriginMLflowOIDCAuth, PasswordHash: "pbkdf2:sha256:1$salt$token"})
+		require.NoError(t, err)
+		jo, err := s.GetUser(ctx, "jo")
+		require.NoError(t, err)
+		assert.False(t, jo.HasPassword())
+		hash := "pbkdf2:sha256:1$salt$password"
+		jo, err = s.UpdateUser(ctx, "jo", UserChange{PasswordHash: &hash})
+		require.NoError(t, err)
+		assert.True(t, jo.HasPassword())
+		assert.Equal(t, OriginLocal, jo.Origin)
+		assert.True(t, jo.RevalidateBy(30).IsZero(), "a password account does not lapse")
 	})
 }
 

@@ -288,6 +288,10 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 				// An administrator brought back what SCIM deleted: SCIM
 				// sees the account again, so it can deprovision it again.
 				add("scim", string(SCIMLinked))
+			case before.SCIM == SCIMDeleted:
+				// An administrator deactivated what SCIM deleted: SCIM,
+				// creating the name again, may not undo that.
+				add("scim", string(SCIMDeletedHeld))
 			}
 		}
 		if c.PasswordHash != nil {
@@ -295,6 +299,11 @@ func (s *Store) UpdateUser(ctx context.Context, username string, c UserChange) (
 				add("password_hash", nil)
 			} else {
 				add("password_hash", *c.PasswordHash)
+				if c.Origin == nil && before.Origin == OriginMLflowOIDCAuth {
+					// A password set here is a password, not the access
+					// token mlflow-oidc-auth kept in its place.
+					add("origin", OriginLocal)
+				}
 			}
 		}
 		if c.Origin != nil {
