@@ -601,6 +601,14 @@ func TestQualifiedAttributeNames(t *testing.T) {
 		u, err := s.db.GetUser(ctx, "ext")
 		require.NoError(t, err)
 		assert.Equal(t, "Ext", u.DisplayName)
+
+		// A sub-attribute so written, in a PATCH without a path.
+		created = s.must(201, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"named"}`)
+		s.must(200, "PATCH", "/Users/"+created["id"].(string), fmt.Sprintf(patchOp,
+			`{"op":"replace","value":{"urn:ietf:params:scim:schemas:core:2.0:User:name.givenName":"Nia","urn:ietf:params:scim:schemas:core:2.0:User:name.familyName":"Berg"}}`))
+		u, err = s.db.GetUser(ctx, "named")
+		require.NoError(t, err)
+		assert.Equal(t, "Nia Berg", u.DisplayName)
 	})
 }
 

@@ -90,7 +90,7 @@ func (f *userFields) read(attrs map[string]any) {
 				f.readName(m)
 			}
 		case "name.formatted", "name.givenname", "name.familyname":
-			f.readName(map[string]any{strings.TrimPrefix(strings.ToLower(k), "name."): v})
+			f.readName(map[string]any{strings.TrimPrefix(name, "name."): v})
 		}
 	}
 }
