@@ -80,13 +80,9 @@ func revokeSCIMToken(c *call) error {
 	if err := c.requireAdmin(); err != nil {
 		return err
 	}
-	s, err := c.str("id")
+	id, err := c.tokenID()
 	if err != nil {
 		return err
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return badParam("A token's id is a number")
 	}
 	if err := c.a.cfg.Store.RevokeSCIMToken(c.ctx(), id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -94,7 +90,7 @@ func revokeSCIMToken(c *call) error {
 		}
 		return err
 	}
-	c.audit("scim-token.revoke", s, "")
+	c.audit("scim-token.revoke", strconv.FormatInt(id, 10), "")
 	return c.ok(map[string]any{})
 }
 
@@ -120,14 +116,11 @@ func (u *ui) scimPage(c *call, v *view) error {
 				data["Secret"] = secret // shown in this answer only
 			}
 		case "revoke":
-			id, err := strconv.ParseInt(c.r.PostForm.Get("id"), 10, 64)
-			if err == nil {
-				err = c.a.cfg.Store.RevokeSCIMToken(c.ctx(), id)
-			}
-			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, strconv.ErrSyntax) {
+			id, revoked, err := c.revokeFormToken(func(id int64) error { return c.a.cfg.Store.RevokeSCIMToken(c.ctx(), id) })
+			if err != nil {
 				return err
 			}
-			if err == nil {
+			if revoked {
 				c.audit("scim-token.revoke", strconv.FormatInt(id, 10), "")
 			}
 			redirect(c.w, c.r, UIPrefix+"admin/scim", "The SCIM token is revoked: provisioning with it stops at once.")

@@ -196,13 +196,9 @@ func revokeToken(c *call) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.str("id")
+	id, err := c.tokenID()
 	if err != nil {
 		return err
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return badParam("A token's id is a number")
 	}
 	if err := c.a.cfg.Store.RevokeToken(c.writeCtx(), u.Username, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -227,6 +223,19 @@ func revokeSessions(c *call) error {
 	}
 	c.audit("sessions.revoke", u.Username, fmt.Sprintf("%d sessions", n))
 	return c.ok(map[string]any{"revoked": n})
+}
+
+// tokenID reads the body's "id": an access or SCIM token's.
+func (c *call) tokenID() (int64, error) {
+	s, err := c.str("id")
+	if err != nil {
+		return 0, err
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, badParam("A token's id is a number")
+	}
+	return id, nil
 }
 
 // auditTrail lists the audit trail, newest first (admins).

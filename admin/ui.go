@@ -309,14 +309,11 @@ func (u *ui) tokens(c *call, v *view) error {
 				}
 			}
 		case "revoke":
-			id, err := strconv.ParseInt(c.r.PostForm.Get("id"), 10, 64)
-			if err == nil {
-				err = c.a.cfg.Store.RevokeToken(c.writeCtx(), user.Username, id)
-			}
-			if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, strconv.ErrSyntax) {
+			id, revoked, err := c.revokeFormToken(func(id int64) error { return c.a.cfg.Store.RevokeToken(c.writeCtx(), user.Username, id) })
+			if err != nil {
 				return err
 			}
-			if err == nil {
+			if revoked {
 				c.audit("token.revoke", user.Username, fmt.Sprintf("id %d", id))
 			}
 			redirect(c.w, c.r, UIPrefix+"tokens", "The token is revoked: it stops working at once.")
@@ -573,6 +570,23 @@ func (u *ui) users(c *call, v *view) error {
 	}
 	u.render(c.w, http.StatusOK, "users", v, "Users and service accounts", data)
 	return nil
+}
+
+// revokeFormToken revokes, with revoke, the token the form's "id" names.
+// An id that is no number (too large included), or names no live token,
+// revokes nothing and is no error: no live token has that id either way.
+func (c *call) revokeFormToken(revoke func(id int64) error) (id int64, revoked bool, err error) {
+	id, err = strconv.ParseInt(c.r.PostForm.Get("id"), 10, 64)
+	if err != nil {
+		return 0, false, nil
+	}
+	switch err := revoke(id); {
+	case errors.Is(err, store.ErrNotFound):
+		return id, false, nil
+	case err != nil:
+		return id, false, err
+	}
+	return id, true, nil
 }
 
 func (u *ui) groups(c *call, v *view) error {
