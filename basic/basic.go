@@ -54,6 +54,9 @@ type Token struct {
 const LapsedMessage = "Your tokens are paused: you have not signed in through single sign-on for too long. " +
 	"Sign in once in a browser (open MLflow at this address) and they work again"
 
+// lapsed reports whether credentials that lapse at (zero: never) have at now.
+func lapsed(at, now time.Time) bool { return !at.IsZero() && !now.Before(at) }
+
 // ErrUnknown is what Credentials return for a user or token they do not
 // have.
 var ErrUnknown = errors.New("basic: unknown user or token")
@@ -282,7 +285,7 @@ func (a *Authenticator) tokenByHash(ctx context.Context, username string, h [32]
 		return nil, errExpiredToken
 	case !e.active:
 		return nil, auth.Unauthenticated("This account is deactivated")
-	case !e.lapses.IsZero() && !now.Before(e.lapses):
+	case lapsed(e.lapses, now):
 		return nil, auth.Unauthenticated(LapsedMessage)
 	}
 	a.touch(e, now)
@@ -296,7 +299,7 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 	key := a.cacheKey(username, password)
 	if e, ok := a.cache.Get(key, now); ok {
 		a.hits.Add(1)
-		if !e.lapses.IsZero() && !now.Before(e.lapses) {
+		if lapsed(e.lapses, now) {
 			return nil, auth.Unauthenticated(LapsedMessage)
 		}
 		return e.identity, nil
@@ -331,7 +334,7 @@ func (a *Authenticator) password(ctx context.Context, username, password string,
 	if !ok {
 		return nil, auth.Unauthenticated("")
 	}
-	if !acct.LapsesAt.IsZero() && !now.Before(acct.LapsesAt) {
+	if lapsed(acct.LapsesAt, now) {
 		return nil, auth.Unauthenticated(LapsedMessage)
 	}
 	id := &auth.Identity{Username: acct.Username, Method: auth.MethodBasic}
