@@ -72,12 +72,15 @@ type sessionIndex struct {
 }
 
 func (s sessionIndex) SessionLive(ctx context.Context, hash []byte) (bool, error) {
-	live, err := s.Store.SessionLive(ctx, hash)
-	if err != nil || !live || s.revalidateDays == 0 {
-		return live, err
+	if s.revalidateDays == 0 {
+		return s.Store.SessionLive(ctx, hash)
 	}
+	// The session read once: its owner is what the rule needs.
 	ses, err := s.SessionByHash(ctx, hash)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil || !ses.Live(time.Now()) {
 		return false, err
 	}
 	u, err := s.GetUser(ctx, ses.Username)

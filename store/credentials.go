@@ -198,6 +198,9 @@ type Session struct {
 	RevokedAt time.Time // zero: live
 }
 
+// Live reports whether the session is neither revoked nor expired at t.
+func (s Session) Live(at time.Time) bool { return s.RevokedAt.IsZero() && at.Before(s.ExpiresAt) }
+
 type sessionRow struct {
 	Hash      []byte       `db:"id_hash"`
 	Username  string       `db:"username"`

@@ -70,7 +70,7 @@ func (s *Store) SessionLive(ctx context.Context, hash []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return ses.RevokedAt.IsZero() && now().Before(ses.ExpiresAt), nil
+	return ses.Live(now()), nil
 }
 
 // EndSession revokes one indexed session (logout).
