@@ -334,7 +334,7 @@ func (s groups) Delete(r *http.Request, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.h.cfg.Store.DeleteGroupByID(r.Context(), g.ID); err != nil {
+	if err := s.h.cfg.Store.DeleteGroup(r.Context(), g.Name); err != nil {
 		return s.h.storeErr(r, err, "Group "+id)
 	}
 	s.h.audit(r.Context(), "scim.group.delete", g.Name, "with its grants and rules")

@@ -315,16 +315,6 @@ func (s *Store) ChangeGroup(ctx context.Context, id int64, c GroupChange) (Group
 	return out, err
 }
 
-// ChangeGroupMembers changes the members of a group (see ChangeGroup).
-func (s *Store) ChangeGroupMembers(ctx context.Context, id int64, c MemberChange) (Group, error) {
-	return s.ChangeGroup(ctx, id, GroupChange{Members: &c})
-}
-
-// RenameGroup renames a group (see ChangeGroup).
-func (s *Store) RenameGroup(ctx context.Context, id int64, name string) (Group, error) {
-	return s.ChangeGroup(ctx, id, GroupChange{Name: &name})
-}
-
 // changeMembers applies c to g's members; users SCIM deleted and service
 // accounts cannot be members.
 func (t *tx) changeMembers(ctx context.Context, g Group, c MemberChange) error {
@@ -398,15 +388,6 @@ func (t *tx) setMembers(ctx context.Context, g Group, want map[string]bool) erro
 		t.emit(Event{Op: OpUserPut, User: u.permissionUser()})
 	}
 	return nil
-}
-
-// DeleteGroupByID removes a group (see DeleteGroup).
-func (s *Store) DeleteGroupByID(ctx context.Context, id int64) error {
-	g, err := s.GroupByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	return s.DeleteGroup(ctx, g.Name)
 }
 
 // SCIMToken is the record of a token a SCIM client presents. The secret

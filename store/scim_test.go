@@ -38,7 +38,7 @@ func TestSCIMUsers(t *testing.T) {
 			Principal: permission.ForUser("ann@example.com"), Level: permission.Edit}))
 		g, err := s.ProvisionSCIMGroup(ctx, "scientists", "g1", nil)
 		require.NoError(t, err)
-		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{u.ID}})
+		_, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Add: []int64{u.ID}}})
 		require.NoError(t, err)
 		require.NoError(t, s.BindIdentity(ctx, "https://idp", "sub-ann", "ann@example.com"))
 		_, err = s.CreateToken(ctx, Token{Username: "ann@example.com", Name: "laptop", Hash: hash("ann-token"), Prefix: "p", ExpiresAt: time.Now().Add(time.Hour)})
@@ -55,7 +55,7 @@ func TestSCIMUsers(t *testing.T) {
 		bound, err := s.HasIdentity(ctx, "ann@example.com")
 		require.NoError(t, err)
 		assert.False(t, bound, "and the identity provider's account unbound")
-		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{u.ID}})
+		_, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Add: []int64{u.ID}}})
 		assert.ErrorIs(t, err, ErrInvalid, "a deleted user cannot be a member")
 
 		// The same person back (the same external id): grants kept.
@@ -111,7 +111,7 @@ func TestSCIMGroupsAndSignIns(t *testing.T) {
 		assert.Empty(t, g.Members)
 		_, err = s.ProvisionSCIMGroup(ctx, "team", "", nil)
 		assert.ErrorIs(t, err, ErrConflict)
-		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{bob.ID}})
+		g, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Add: []int64{bob.ID}}})
 		require.NoError(t, err)
 		assert.Equal(t, []string{"bob"}, g.Members)
 
@@ -129,15 +129,15 @@ func TestSCIMGroupsAndSignIns(t *testing.T) {
 		assert.Equal(t, []string{"other", "team"}, bob.Groups)
 
 		// Replace, add, remove; an unknown id changes nothing.
-		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Replace: true, Add: []int64{ann.ID}})
+		g, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Replace: true, Add: []int64{ann.ID}}})
 		require.NoError(t, err)
 		assert.Equal(t, []string{"ann"}, g.Members)
-		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{bob.ID, 999999}})
+		_, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Add: []int64{bob.ID, 999999}}})
 		assert.ErrorIs(t, err, ErrInvalid)
 		g, err = s.GroupByID(ctx, g.ID)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"ann"}, g.Members)
-		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{bob.ID}, Remove: []int64{ann.ID}})
+		g, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Add: []int64{bob.ID}, Remove: []int64{ann.ID}}})
 		require.NoError(t, err)
 		assert.Equal(t, []string{"bob"}, g.Members)
 
@@ -193,7 +193,7 @@ func TestRenameGroupMovesGrantsAndRules(t *testing.T) {
 		require.NoError(t, err)
 		ann, err := s.ProvisionSCIMUser(ctx, User{Username: "ann"})
 		require.NoError(t, err)
-		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{ann.ID}})
+		_, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Add: []int64{ann.ID}}})
 		require.NoError(t, err)
 		exp := permission.Resource{Kind: permission.Experiment, ID: "1", Name: "ds-churn"}
 		require.NoError(t, s.PutGrant(ctx, permission.Grant{Resource: exp, Principal: permission.ForGroup("ds"), Level: permission.Edit}))
@@ -201,10 +201,10 @@ func TestRenameGroupMovesGrantsAndRules(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.ProvisionSCIMGroup(ctx, "taken", "", nil)
 		require.NoError(t, err)
-		_, err = s.RenameGroup(ctx, g.ID, "taken")
+		_, err = s.ChangeGroup(ctx, g.ID, GroupChange{Name: ptr("taken")})
 		assert.ErrorIs(t, err, ErrConflict)
 
-		renamed, err := s.RenameGroup(ctx, g.ID, "data-science")
+		renamed, err := s.ChangeGroup(ctx, g.ID, GroupChange{Name: ptr("data-science")})
 		require.NoError(t, err)
 		assert.Equal(t, "data-science", renamed.Name)
 		assert.Equal(t, []string{"ann"}, renamed.Members)
@@ -415,10 +415,12 @@ func TestServiceAccountCanLeaveAGroup(t *testing.T) {
 		yes := true
 		_, err = s.UpdateUser(ctx, "ann", UserChange{ServiceAccount: &yes})
 		require.NoError(t, err)
-		g, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Remove: []int64{ann.ID, bob.ID}})
+		g, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Remove: []int64{ann.ID, bob.ID}}})
 		require.NoError(t, err)
 		assert.Empty(t, g.Members)
-		_, err = s.ChangeGroupMembers(ctx, g.ID, MemberChange{Add: []int64{ann.ID}})
+		_, err = s.ChangeGroup(ctx, g.ID, GroupChange{Members: &MemberChange{Add: []int64{ann.ID}}})
 		assert.ErrorIs(t, err, ErrInvalid, "but cannot join")
 	})
 }
+
+func ptr[T any](v T) *T { return &v }
