@@ -182,12 +182,8 @@ func TestSCIMTokens(t *testing.T) {
 
 func TestRenameGroupMovesGrantsAndRules(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		e, err := permission.NewEngine(ctx, s, permission.Config{})
-		require.NoError(t, err)
-		go func() { _ = s.Follow(ctx, e, FollowOptions{}) }()
-		waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.followers) == 1 })
+		ctx := context.Background()
+		e := followingEngine(t, s)
 
 		g, err := s.ProvisionSCIMGroup(ctx, "ds", "", nil)
 		require.NoError(t, err)
@@ -242,12 +238,8 @@ func TestBearerProvisioningRecordsTheSignIn(t *testing.T) {
 // sessions end; the engine decides with the new name at once.
 func TestRenameUser(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		e, err := permission.NewEngine(ctx, s, permission.Config{})
-		require.NoError(t, err)
-		go func() { _ = s.Follow(ctx, e, FollowOptions{}) }()
-		waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.followers) == 1 })
+		ctx := context.Background()
+		e := followingEngine(t, s)
 
 		u, err := s.ProvisionSCIMUser(ctx, User{Username: "ann.smith@example.com"})
 		require.NoError(t, err)
@@ -424,3 +416,16 @@ func TestServiceAccountCanLeaveAGroup(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// followingEngine is a permission engine following s's change feed until
+// the test ends.
+func followingEngine(t *testing.T, s *Store) *permission.Engine {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	e, err := permission.NewEngine(ctx, s, permission.Config{})
+	require.NoError(t, err)
+	go func() { _ = s.Follow(ctx, e, FollowOptions{}) }()
+	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.followers) == 1 })
+	return e
+}
