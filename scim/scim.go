@@ -113,8 +113,6 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-type actorKey struct{}
-
 // ServeHTTP authenticates the SCIM token, bounds and mends the body
 // (see mend), and serves the request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -137,8 +135,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scimerr.ScimError{Status: http.StatusServiceUnavailable, Detail: "The gateway's database does not answer; try again."})
 		return
 	}
-	ctx := context.WithValue(store.WithActor(r.Context(), actor), actorKey{}, actor)
-	r = r.WithContext(ctx)
+	r = r.WithContext(store.WithActor(r.Context(), actor))
 	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 		if err != nil {
@@ -220,14 +217,9 @@ func bearer(header string) (string, bool) {
 	return tok, true
 }
 
-func actorOf(ctx context.Context) string {
-	a, _ := ctx.Value(actorKey{}).(string)
-	return a
-}
-
 // audit records what a SCIM client did in the store's audit trail.
 func (h *Handler) audit(ctx context.Context, action, target, detail string) {
-	if err := h.cfg.Store.Audit(ctx, store.AuditEntry{Actor: actorOf(ctx), Action: action, Target: target, Detail: detail}); err != nil {
+	if err := h.cfg.Store.Audit(ctx, store.AuditEntry{Actor: store.Actor(ctx), Action: action, Target: target, Detail: detail}); err != nil {
 		h.cfg.Logger.WarnContext(ctx, "scim: writing the audit trail", "error", err, "action", action)
 	}
 }

@@ -65,6 +65,12 @@ func WithActor(ctx context.Context, username string) context.Context {
 	return context.WithValue(ctx, actorKey{}, username)
 }
 
+// Actor is who WithActor named in ctx, or "".
+func Actor(ctx context.Context) string {
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
+}
+
 // localWindow bounds what is remembered of this process's own changes:
 // followers take them within moments.
 const localWindow = 4096
@@ -131,8 +137,7 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 	if len(t.events) > 0 {
 		// Known as ours before it commits: a follower polling at that
 		// moment must not take it for another process's.
-		actor, _ := ctx.Value(actorKey{}).(string)
-		s.local.Store(uint64(t.seq), actor)
+		s.local.Store(uint64(t.seq), Actor(ctx))
 		s.local.Delete(uint64(t.seq) - localWindow)
 	}
 	if err := sqltx.Commit(); err != nil {
