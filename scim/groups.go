@@ -1,7 +1,6 @@
 package scim
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -121,20 +120,6 @@ func filterIDs(e filter.Expression) ([]int64, error) {
 	return nil, invalidValue("members can be chosen by value eq \"<user id>\" (joined with or), nothing else.")
 }
 
-// checkUsers refuses ids that are no user SCIM may put in a group.
-func (s groups) checkUsers(r *http.Request, ids []int64) error {
-	for _, id := range ids {
-		u, err := s.h.cfg.Store.UserByID(r.Context(), id)
-		switch {
-		case errors.Is(err, store.ErrNotFound) || err == nil && !visibleUser(u):
-			return invalidValue("members: no user has the id %d.", id)
-		case err != nil:
-			return s.h.storeErr(r, err, "")
-		}
-	}
-	return nil
-}
-
 func (s groups) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.Resource, error) {
 	name, _ := field(attrs, "displayName").(string)
 	if strings.TrimSpace(name) == "" {
@@ -145,9 +130,6 @@ func (s groups) Create(r *http.Request, attrs escim.ResourceAttributes) (escim.R
 	if v := field(attrs, "members"); v != nil {
 		var err error
 		if ids, err = memberIDs(v); err != nil {
-			return escim.Resource{}, err
-		}
-		if err := s.checkUsers(r, ids); err != nil {
 			return escim.Resource{}, err
 		}
 	}
@@ -305,9 +287,6 @@ func (s groups) apply(r *http.Request, g store.Group, name, ext *string, members
 		if !slices.Contains(members, id) {
 			remove = append(remove, id)
 		}
-	}
-	if err := s.checkUsers(r, add); err != nil {
-		return escim.Resource{}, err
 	}
 	if len(add)+len(remove) > 0 {
 		c.Members = &store.MemberChange{Add: add, Remove: remove}

@@ -543,6 +543,15 @@ func TestSCIMReachesOnlyTheProvidersPeople(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, after.Deactivated)
 		assert.Equal(t, store.SCIMNone, after.SCIM)
+		// Nor to put in a group, at its creation or later.
+		member := `[{"value":"` + fmt.Sprint(root.ID) + `"}]`
+		out := s.must(400, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"admins","members":`+member+`}`)
+		assert.Equal(t, "invalidValue", out["scimType"])
+		g := s.must(201, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"admins"}`)
+		s.must(400, "PATCH", "/Groups/"+g["id"].(string), fmt.Sprintf(patchOp, `{"op":"add","path":"members","value":`+member+`}`))
+		after, err = s.db.GetUser(ctx, "root")
+		require.NoError(t, err)
+		assert.Empty(t, after.Groups)
 
 		// An account SCIM made stays SCIM's even with a password set
 		// later, so its deprovisioning is never answered "not found".

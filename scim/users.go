@@ -17,16 +17,6 @@ import (
 // provider's people.
 type users struct{ h *Handler }
 
-// visibleUser reports whether SCIM may see and change u. Service accounts,
-// accounts SCIM deleted, and accounts SCIM never saw that have a password
-// of their own (the bootstrap administrator, MLflow basic-auth's users:
-// the identity provider does not know them) are not SCIM's. An account
-// SCIM created or linked stays SCIM's even if it gets a password later,
-// so its deprovisioning cannot go quietly unanswered.
-func visibleUser(u store.User) bool {
-	return !u.ServiceAccount && !u.SCIM.Deleted() && (u.SCIM != store.SCIMNone || !u.HasPassword())
-}
-
 func userResource(u store.User) escim.Resource {
 	attrs := escim.ResourceAttributes{"userName": u.Username, "active": !u.Deactivated}
 	if u.DisplayName != "" {
@@ -45,7 +35,7 @@ func (s users) get(r *http.Request, id string) (store.User, error) {
 		return store.User{}, s.h.storeErr(r, store.ErrNotFound, "User "+id)
 	}
 	u, err := s.h.cfg.Store.UserByID(r.Context(), n)
-	if err == nil && !visibleUser(u) {
+	if err == nil && !u.SCIMVisible() {
 		err = store.ErrNotFound
 	}
 	return u, s.h.storeErr(r, err, "User "+id)
@@ -187,7 +177,7 @@ func (s users) GetAll(r *http.Request, params escim.ListRequestParams) (escim.Pa
 	}
 	var matched []escim.Resource
 	for _, u := range all {
-		if !visibleUser(u) {
+		if !u.SCIMVisible() {
 			continue
 		}
 		res := userResource(u)

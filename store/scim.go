@@ -315,22 +315,24 @@ func (s *Store) ChangeGroup(ctx context.Context, id int64, c GroupChange) (Group
 	return out, err
 }
 
-// changeMembers applies c to g's members; users SCIM deleted and service
-// accounts cannot be members.
+// changeMembers applies c to g's members: who joins must be an account
+// SCIM may see (User.SCIMVisible); anyone may leave (an account made a
+// service account since included).
 func (t *tx) changeMembers(ctx context.Context, g Group, c MemberChange) error {
-	// Who may join: not a service account, nor an account SCIM deleted.
-	// Anyone may leave (an account made a service account since included).
 	names := func(list []int64, joining bool) (map[string]bool, error) {
 		out := map[string]bool{}
 		for _, uid := range list {
 			var row struct {
-				Name    string `db:"username"`
-				State   string `db:"scim"`
-				Service bool   `db:"is_service_account"`
+				Name     string         `db:"username"`
+				State    string         `db:"scim"`
+				Service  bool           `db:"is_service_account"`
+				Password sql.NullString `db:"password_hash"`
+				Origin   string         `db:"origin"`
 			}
-			err := t.GetContext(ctx, &row, t.q("SELECT username, scim, is_service_account FROM users WHERE id = ?"), uid)
-			if errors.Is(err, sql.ErrNoRows) || err == nil && joining && (row.Service || SCIMState(row.State).Deleted()) {
-				return nil, invalid("no user with id %d", uid)
+			err := t.GetContext(ctx, &row, t.q("SELECT username, scim, is_service_account, password_hash, origin FROM users WHERE id = ?"), uid)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && joining &&
+				!(User{ServiceAccount: row.Service, SCIM: SCIMState(row.State), PasswordHash: row.Password.String, Origin: row.Origin}).SCIMVisible() {
+				return nil, invalid("members: no user has the id %d", uid)
 			}
 			if err != nil {
 				return nil, err

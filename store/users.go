@@ -653,6 +653,16 @@ func (s *Store) ProvisionUser(ctx context.Context, username, displayName string,
 	return err
 }
 
+// SCIMVisible reports whether SCIM may see and change the account. Service
+// accounts, accounts SCIM deleted, and accounts SCIM never saw that have a
+// password of their own (the bootstrap administrator, MLflow basic-auth's
+// users: the identity provider does not know them) are not SCIM's. An
+// account SCIM created or linked stays SCIM's even if it gets a password
+// later, so its deprovisioning cannot go quietly unanswered.
+func (u User) SCIMVisible() bool {
+	return !u.ServiceAccount && !u.SCIM.Deleted() && (u.SCIM != SCIMNone || !u.HasPassword())
+}
+
 // HasPassword reports whether the account has a password of its own: an
 // access token mlflow-oidc-auth kept as a password hash is none.
 func (u User) HasPassword() bool { return u.PasswordHash != "" && u.Origin != OriginMLflowOIDCAuth }
