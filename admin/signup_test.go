@@ -5,10 +5,8 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,23 +20,7 @@ import (
 // administrators, with a CSRF token that must come from the page.
 func TestSignupForm(t *testing.T) {
 	e := newEnv(t)
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	client := &http.Client{Jar: jar}
-	send := func(caller, method, path, contentType, body string) (int, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
-		require.NoError(t, err)
-		if contentType != "" {
-			req.Header.Set("Content-Type", contentType)
-		}
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(e.creds[caller])))
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	send := e.browser()
 	const form = "application/x-www-form-urlencoded"
 	post := func(caller string, v url.Values) (int, string) {
 		return send(caller, "POST", admin.CreateUserUIPath, form, v.Encode())
@@ -63,7 +45,7 @@ func TestSignupForm(t *testing.T) {
 	status, page = post("root", url.Values{"csrf_token": {token}, "username": {"carol"}, "password": {"short"}})
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, page, "Password must be a string longer than 12 characters.")
-	_, err = e.g.Store().GetUser(context.Background(), "carol")
+	_, err := e.g.Store().GetUser(context.Background(), "carol")
 	require.Error(t, err, "nothing was made by a refused form")
 
 	status, page = post("root", url.Values{"csrf_token": {token}, "username": {"carol"}, "password": {"carol-password-1"}})

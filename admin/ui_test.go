@@ -20,20 +20,10 @@ import (
 // int64 included) revokes nothing and is no server error.
 func TestUIRevokeOfNoToken(t *testing.T) {
 	e := newEnv(t)
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	browser := e.browser()
+	const form = "application/x-www-form-urlencoded"
 	send := func(method, path string, v url.Values) (int, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, e.url+path, strings.NewReader(v.Encode()))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(e.creds["root"])))
-		resp, err := client.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return browser("root", method, path, form, v.Encode())
 	}
 	for _, page := range []string{admin.UIPrefix + "tokens", admin.UIPrefix + "admin/scim"} {
 		status, body := send("GET", page, nil)
@@ -44,5 +34,28 @@ func TestUIRevokeOfNoToken(t *testing.T) {
 			status, body = send("POST", page, url.Values{"csrf": {m[1]}, "action": {"revoke"}, "id": {id}})
 			assert.Equal(t, http.StatusSeeOther, status, "%s id %s: %s", page, id, body)
 		}
+	}
+}
+
+// browser returns a way to send requests as a browser of the web UI does:
+// its own cookie jar, Basic credentials of the caller named, redirects
+// answered rather than followed.
+func (e *env) browser() func(caller, method, path, contentType, body string) (int, string) {
+	jar, err := cookiejar.New(nil)
+	require.NoError(e.t, err)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return func(caller, method, path, contentType, body string) (int, string) {
+		e.t.Helper()
+		req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+		require.NoError(e.t, err)
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(e.creds[caller])))
+		resp, err := client.Do(req)
+		require.NoError(e.t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
 }
