@@ -59,12 +59,9 @@ func createSCIMToken(c *call) error {
 	if err := c.requireAdmin(); err != nil {
 		return err
 	}
-	name, err := c.str("name")
+	name, err := c.tokenName()
 	if err != nil {
 		return err
-	}
-	if !validTokenName(name) {
-		return badParam("A token's name is at most 100 characters, with no control characters")
 	}
 	t, secret, err := c.mintSCIM(name)
 	if errors.Is(err, store.ErrConflict) {

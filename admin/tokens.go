@@ -170,12 +170,9 @@ func createToken(c *call) error {
 	if err != nil {
 		return err
 	}
-	name, err := c.str("name")
+	name, err := c.tokenName()
 	if err != nil {
 		return err
-	}
-	if !validTokenName(name) {
-		return badParam("A token's name is at most 100 characters, with no control characters")
 	}
 	expires, err := c.expiry(c.a.cfg.Now().AddDate(0, 0, 90))
 	if err != nil {
@@ -223,6 +220,18 @@ func revokeSessions(c *call) error {
 	}
 	c.audit("sessions.revoke", u.Username, fmt.Sprintf("%d sessions", n))
 	return c.ok(map[string]any{"revoked": n})
+}
+
+// tokenName reads the body's "name": an access or SCIM token's.
+func (c *call) tokenName() (string, error) {
+	name, err := c.str("name")
+	if err != nil {
+		return "", err
+	}
+	if !validTokenName(name) {
+		return "", badParam("A token's name is at most 100 characters, with no control characters")
+	}
+	return name, nil
 }
 
 // tokenID reads the body's "id": an access or SCIM token's.
